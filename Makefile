@@ -1,0 +1,34 @@
+# Two entry points for people (`make run`, `make test`), both self-bootstrapping:
+# they create .venv when it is missing and install requirements.txt into it once
+# (the stamp file is newer than requirements.txt and pyproject.toml afterwards),
+# so running them again does no work beyond DVC's and pytest's own.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# DVC runs each stage's `cmd` through the shell, so `python` must be the venv's.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: run test lint typecheck bench serve clean-venv
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+run: $(STAMP)
+	$(BIN)/dvc repro
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,124 @@
+"""Typed, frozen view of params.yaml: loaded once, validated before any work.
+
+Training hyperparameters sit at the top level of params.yaml so that the
+documented experiment command `dvc exp run -S lr=0.01` works exactly as written
+(DVC's `-S` addresses keys by their dotted path).
+"""
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from apparel_classifier.errors import UserError
+from apparel_classifier.paths import PARAMS_FILE
+
+Md5 = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
+PositiveInt = Annotated[int, Field(ge=1)]
+
+
+class _Section(BaseModel):
+    # strict: YAML `lr: "0.01"` or `epochs: 3.5` is a mistake, not something to coerce.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class DatasetParams(_Section):
+    """What the dataset is: its files' published MD5s and its split sizes."""
+
+    md5: dict[str, Md5] = Field(min_length=4, max_length=4)
+    train_size: PositiveInt
+    test_size: PositiveInt
+
+
+class DownloadParams(_Section):
+    """Where and how to fetch the raw files (after $FASHION_MNIST_MIRROR, if set)."""
+
+    mirrors: list[str] = Field(min_length=1)
+    timeout_s: Annotated[float, Field(gt=0, le=600)]
+    retries: Annotated[int, Field(ge=0, le=10)]
+
+
+class PreprocessParams(_Section):
+    """How the validation split is carved out of the official training set."""
+
+    val_fraction: Annotated[float, Field(gt=0.0, le=0.5)]
+    seed: Annotated[int, Field(ge=0)]
+
+
+class AugmentParams(_Section):
+    """Per-batch, vectorised augmentation of the training images."""
+
+    hflip: bool
+    translate_px: Annotated[int, Field(ge=0, le=8)]
+
+
+class EvaluateParams(_Section):
+    """Knobs of the `evaluate` stage."""
+
+    batch_size: PositiveInt
+    mistakes_shown: Annotated[int, Field(ge=1, le=100)]
+
+
+class BaselineParams(_Section):
+    """The scikit-learn logistic-regression baseline."""
+
+    max_iter: PositiveInt
+    c: Annotated[float, Field(gt=0)]
+
+
+class Params(_Section):
+    """The whole of params.yaml."""
+
+    dataset: DatasetParams
+    download: DownloadParams
+    preprocess: PreprocessParams
+
+    # Training (top level, see the module docstring).
+    seed: Annotated[int, Field(ge=0)]
+    device: Literal["auto", "cpu", "cuda"]
+    epochs: Annotated[int, Field(ge=1, le=1000)]
+    batch_size: Annotated[int, Field(ge=1, le=65536)]
+    lr: Annotated[float, Field(gt=0.0, le=10.0)]
+    momentum: Annotated[float, Field(ge=0.0, lt=1.0)]
+    weight_decay: Annotated[float, Field(ge=0.0, lt=1.0)]
+    label_smoothing: Annotated[float, Field(ge=0.0, lt=1.0)]
+    width: Annotated[int, Field(ge=1, le=512)]
+    augment: AugmentParams
+
+    evaluate: EvaluateParams
+    baseline: BaselineParams
+
+
+def _describe(err: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in err["loc"]) or "<top level>"
+    if err["type"] == "extra_forbidden":
+        return f"{key}: unknown key (allowed keys are listed in params.yaml and params.py)"
+    if err["type"] == "missing":
+        return f"{key}: missing key"
+    return f"{key}: {err['msg'].lower()} (got {err.get('input')!r})"
+
+
+def parse_params(data: object, source: str = str(PARAMS_FILE)) -> Params:
+    """Validate an already-parsed mapping; raise one UserError naming every bad key."""
+    if not isinstance(data, dict):
+        raise UserError(f"{source} must be a mapping of keys to values, got {type(data).__name__}")
+    try:
+        return Params.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(dict(e)) for e in exc.errors())
+        raise UserError(f"{source} is invalid: {problems}. Fix these keys and run again.") from None
+
+
+def load_params(path: Path = PARAMS_FILE) -> Params:
+    """Read and validate params.yaml (call once, at the start of a stage)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path} not found: run from the project root") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path} is not valid YAML: {exc}") from None
+    return parse_params(data, source=str(path))

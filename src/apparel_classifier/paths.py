@@ -1,0 +1,18 @@
+"""Every path the pipeline reads or writes, relative to the project root; mirrors dvc.yaml."""
+
+from pathlib import Path
+
+PARAMS_FILE = Path("params.yaml")
+
+DATA_DIR = Path("data")
+RAW_DIR = DATA_DIR / "raw"  # written only by the `download` stage
+EXTRA_DIR = DATA_DIR / "extra"  # extra labelled images, one dvc-added folder per class
+PROCESSED_DIR = DATA_DIR / "processed"
+
+MODELS_DIR = Path("models")
+METRICS_DIR = Path("metrics")
+PLOTS_DIR = Path("plots")
+
+# Training resume state lives outside every DVC output so that DVC's run cache
+# stays usable for `train` (see apparel_classifier.checkpoints).
+RESUME_DIR = Path(".resume")
