@@ -1,0 +1,142 @@
+"""The model artifact: safetensors weights plus a JSON card that says where they came from.
+
+models/
+    model.safetensors   weights only: loading them executes no code
+    model_card.json     ModelCard below
+
+The card names the dataset by the MD5 of every processed file (the very MD5s
+dvc.lock records for the `preprocess` outputs) and of the raw files, so anyone
+holding only models/ can find that dataset version with DVC.
+"""
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ConfigDict, ValidationError
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from apparel_classifier.download import md5sum
+from apparel_classifier.errors import UserError
+from apparel_classifier.fileio import atomic_path, write_json
+from apparel_classifier.networks import FashionCNN
+
+WEIGHTS_FILE = "model.safetensors"
+CARD_FILE = "model_card.json"
+ARCHITECTURES: dict[str, type[nn.Module]] = {"FashionCNN": FashionCNN}
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelInfo(_Part):
+    """Which network, built with which arguments, and the MD5 of its weights file."""
+
+    architecture: str
+    kwargs: dict[str, int]
+    weights_file: str
+    weights_md5: str
+    num_parameters: int
+
+
+class DatasetInfo(_Part):
+    """The dataset version: path (as in dvc.lock) -> MD5, for processed and raw files."""
+
+    processed: dict[str, str]
+    raw: dict[str, str]
+
+
+class GitInfo(_Part):
+    """The code version; `dirty` when the work tree had uncommitted changes."""
+
+    commit: str | None
+    dirty: bool
+
+
+class TrainingInfo(_Part):
+    """How training went: the kept (best) epoch and its validation metrics."""
+
+    best_epoch: int
+    epochs_run: int
+    val_loss: float
+    val_accuracy: float
+    train_seconds: float
+    device: str
+
+
+class ModelCard(_Part):
+    """Everything needed to trust, reproduce and serve a model."""
+
+    schema_version: int = 1
+    model: ModelInfo
+    dataset: DatasetInfo
+    params: dict[str, Any]
+    git: GitInfo
+    versions: dict[str, str]
+    classes: list[str]
+    normalization: dict[str, float]  # {"mean": ..., "std": ...} of the training split
+    training: TrainingInfo
+
+
+def git_info(cwd: Path = Path()) -> GitInfo:
+    """The current commit and whether the tree is dirty; commit None outside a git repository."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd, capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return GitInfo(commit=None, dirty=False)
+    return GitInfo(commit=commit, dirty=bool(status.strip()))
+
+
+def save_model(model_dir: Path, model: nn.Module, card: ModelCard) -> ModelCard:
+    """Write the weights and the card (with the weights' MD5 filled in), each atomically."""
+    weights = model_dir / WEIGHTS_FILE
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(weights) as tmp:
+        save_file(state, str(tmp))
+    info = card.model.model_copy(update={"weights_file": WEIGHTS_FILE, "weights_md5": md5sum(weights)})
+    card = card.model_copy(update={"model": info})
+    write_json(model_dir / CARD_FILE, card.model_dump(mode="json"))
+    return card
+
+
+def load_card(model_dir: Path) -> ModelCard:
+    """Read and validate models/model_card.json."""
+    path = model_dir / CARD_FILE
+    try:
+        return ModelCard.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise UserError(f"{path} not found: train a model first (`dvc repro` or `make run`)") from None
+    except (json.JSONDecodeError, ValidationError) as exc:
+        raise UserError(f"{path} is not a valid model card ({exc}); retrain with `dvc repro`") from None
+
+
+def load_model(model_dir: Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelCard]:
+    """Load the card, check the weights against it, and build the network in eval mode."""
+    card = load_card(model_dir)
+    weights = model_dir / card.model.weights_file
+    if not weights.is_file():
+        raise UserError(f"{weights} not found: run `dvc checkout` or `dvc repro`")
+    if (got := md5sum(weights)) != card.model.weights_md5:
+        raise UserError(
+            f"{weights} does not match its card (MD5 {got}, card says {card.model.weights_md5}); "
+            "restore both together with `dvc checkout models` or retrain with `dvc repro`"
+        )
+    if card.model.architecture not in ARCHITECTURES:
+        raise UserError(f"{model_dir}: unknown architecture {card.model.architecture!r}")
+    model = ARCHITECTURES[card.model.architecture](**card.model.kwargs)
+    try:
+        model.load_state_dict(load_file(str(weights), device="cpu"))
+    except (SafetensorError, RuntimeError) as exc:
+        raise UserError(f"{weights} cannot be loaded into {card.model.architecture} ({exc})") from None
+    return model.to(device).eval(), card
