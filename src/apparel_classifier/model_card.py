@@ -24,6 +24,7 @@ from apparel_classifier.download import md5sum
 from apparel_classifier.errors import UserError
 from apparel_classifier.fileio import atomic_path, write_json
 from apparel_classifier.networks import FashionCNN
+from apparel_classifier.paths import PROCESSED_DIR
 
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "model_card.json"
@@ -104,7 +105,9 @@ def save_model(model_dir: Path, model: nn.Module, card: ModelCard) -> ModelCard:
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(weights) as tmp:
         save_file(state, str(tmp))
-    info = card.model.model_copy(update={"weights_file": WEIGHTS_FILE, "weights_md5": md5sum(weights)})
+    info = card.model.model_copy(
+        update={"weights_file": WEIGHTS_FILE, "weights_md5": md5sum(weights)}
+    )
     card = card.model_copy(update={"model": info})
     write_json(model_dir / CARD_FILE, card.model_dump(mode="json"))
     return card
@@ -116,9 +119,13 @@ def load_card(model_dir: Path) -> ModelCard:
     try:
         return ModelCard.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
-        raise UserError(f"{path} not found: train a model first (`dvc repro` or `make run`)") from None
+        raise UserError(
+            f"{path} not found: train a model first (`dvc repro` or `make run`)"
+        ) from None
     except (json.JSONDecodeError, ValidationError) as exc:
-        raise UserError(f"{path} is not a valid model card ({exc}); retrain with `dvc repro`") from None
+        raise UserError(
+            f"{path} is not a valid model card ({exc}); retrain with `dvc repro`"
+        ) from None
 
 
 def load_model(model_dir: Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelCard]:
@@ -138,5 +145,27 @@ def load_model(model_dir: Path, device: str | torch.device = "cpu") -> tuple[nn.
     try:
         model.load_state_dict(load_file(str(weights), device="cpu"))
     except (SafetensorError, RuntimeError) as exc:
-        raise UserError(f"{weights} cannot be loaded into {card.model.architecture} ({exc})") from None
+        raise UserError(
+            f"{weights} cannot be loaded into {card.model.architecture} ({exc})"
+        ) from None
     return model.to(device).eval(), card
+
+
+def processed_md5s(processed_dir: Path, names: list[str]) -> dict[str, str]:
+    """MD5 of each named processed file, keyed by its path as dvc.yaml and dvc.lock spell it.
+
+    The key is the canonical `data/processed/<name>` even when the files sit elsewhere
+    (tests use temporary directories), so a card always matches dvc.lock's paths.
+    """
+    return {(PROCESSED_DIR / name).as_posix(): md5sum(processed_dir / name) for name in names}
+
+
+def dataset_mismatches(card: ModelCard, processed_dir: Path) -> list[str]:
+    """One line per processed file whose MD5 differs from the card's (empty when they agree)."""
+    problems = []
+    for key, expected in sorted(card.dataset.processed.items()):
+        path = processed_dir / Path(key).name
+        found = md5sum(path) if path.is_file() else "missing"
+        if found != expected:
+            problems.append(f"{key}: model trained on {expected}, found {found}")
+    return problems
