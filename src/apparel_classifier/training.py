@@ -166,6 +166,41 @@ def _clone_state(model: nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
+def _snapshot(
+    result: FitResult, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any
+) -> dict[str, Any]:
+    """Everything that evolves across epochs; with the per-epoch seeds, enough to resume exactly."""
+    return {
+        "model": _clone_state(model),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "best_state": result.best_state,
+        "best_epoch": result.best_epoch,
+        "best_val_loss": result.best_val_loss,
+        "best_val_accuracy": result.best_val_accuracy,
+        "history": [asdict(r) for r in result.history],
+        "train_seconds": result.train_seconds,
+    }
+
+
+def _restore(
+    saved: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any
+) -> FitResult:
+    """Load a `_snapshot` back into the training objects; return the progress it recorded."""
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    return FitResult(
+        best_state=saved["best_state"],
+        best_epoch=saved["best_epoch"],
+        best_val_loss=saved["best_val_loss"],
+        best_val_accuracy=saved["best_val_accuracy"],
+        history=[EpochRecord(**r) for r in saved["history"]],
+        train_seconds=saved["train_seconds"],
+        resumed_from_epoch=len(saved["history"]),
+    )
+
+
 def fit(
     model: nn.Module,
     train: tuple[Tensor, Tensor],
@@ -195,18 +230,7 @@ def fit(
 
     saved = store.load() if store else None
     if saved is not None:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        result = FitResult(
-            best_state=saved["best_state"],
-            best_epoch=saved["best_epoch"],
-            best_val_loss=saved["best_val_loss"],
-            best_val_accuracy=saved["best_val_accuracy"],
-            history=[EpochRecord(**r) for r in saved["history"]],
-            train_seconds=saved["train_seconds"],
-            resumed_from_epoch=len(saved["history"]),
-        )
+        result = _restore(saved, model, optimizer, scheduler)
         log.info("resuming after epoch %d of %d", result.resumed_from_epoch, params.epochs)
         for record in result.history:
             if on_epoch_end:
@@ -252,19 +276,7 @@ def fit(
         epochs.set_postfix(val_loss=f"{val_loss:.4f}", val_acc=f"{val_acc:.4f}")
 
         if store:
-            store.save(
-                {
-                    "model": _clone_state(model),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "best_state": result.best_state,
-                    "best_epoch": result.best_epoch,
-                    "best_val_loss": result.best_val_loss,
-                    "best_val_accuracy": result.best_val_accuracy,
-                    "history": [asdict(r) for r in result.history],
-                    "train_seconds": result.train_seconds,
-                }
-            )
+            store.save(_snapshot(result, model, optimizer, scheduler))
         if on_epoch_end:
             on_epoch_end(record)
     return result
