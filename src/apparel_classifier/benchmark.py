@@ -55,7 +55,7 @@ def throughput(params: Params, batches: int, repeats: int) -> list[float]:
         for _ in range(batches):
             batch = training.augment(x, params.augment, 0.0, generator)
             loss, _ = training.train_step(model, optimizer, batch, y, params.label_smoothing)
-        float(loss)  # waits for the device
+        loss.item()  # waits for the device
         rates.append(batches * params.batch_size / (time.perf_counter() - started))
     return rates
 
