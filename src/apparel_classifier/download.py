@@ -169,10 +169,14 @@ def _fetch_verified(
     return None
 
 
-def _failure_message(attempts: _Attempts, dest: Path, environ: Mapping[str, str]) -> str:
-    lines = [f"could not download {', '.join(attempts.failures)} with the expected MD5:"]
-    for name, tries in attempts.failures.items():
-        for mirror, reason in tries:
+def _failure_message(
+    missing: Sequence[str], attempts: _Attempts, dest: Path, environ: Mapping[str, str]
+) -> str:
+    # Only the files still missing: a file that failed on one mirror but came from
+    # the next is not a problem, and naming it would send the reader the wrong way.
+    lines = [f"could not download {', '.join(missing)} with the expected MD5:"]
+    for name in missing:
+        for mirror, reason in attempts.failures.get(name, []):
             lines.append(f"  - {name} from {mirror}: {reason}")
     hint = (
         f"{MIRROR_ENV} is set to {environ[MIRROR_ENV]!r}"
@@ -217,8 +221,8 @@ def fetch_files(
             if got is not None:
                 staged[name] = got[0].replace(got[0].with_name(name))
                 fetched[name] = got[1]
-        if len(staged) != len(wanted):
-            raise DownloadError(_failure_message(attempts, dest, environ))
+        if missing := [name for name in wanted if name not in staged]:
+            raise DownloadError(_failure_message(missing, attempts, dest, environ))
         for name, path in staged.items():
             path.replace(dest / name)
     return fetched
