@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sklearn.model_selection import train_test_split
 
 from apparel_classifier.errors import UserError
 from apparel_classifier.idx import read_idx
@@ -100,8 +101,6 @@ def load_processed(processed_dir: Path, split: str) -> Split:
 
 def split_train_val(split: Split, val_fraction: float, seed: int) -> tuple[Split, Split]:
     """Hold out a stratified, seeded validation share; both parts keep the original order."""
-    from sklearn.model_selection import train_test_split  # heavy import, used only here
-
     indices = np.arange(len(split))
     train_idx, val_idx = train_test_split(
         indices, test_size=val_fraction, stratify=split.labels, random_state=seed

@@ -35,11 +35,11 @@ class DownloadError(UserError):
     """No mirror could supply a file with the expected MD5."""
 
 
-class _FileUnavailable(Exception):
+class _FileUnavailableError(Exception):
     """This mirror cannot supply this file (missing, wrong MD5): try the next mirror."""
 
 
-class _MirrorDown(Exception):
+class _MirrorDownError(Exception):
     """This mirror cannot be reached at all: skip it for the remaining files too."""
 
 
@@ -81,13 +81,13 @@ def _fetch_url(url: str, dst: Path, timeout_s: float, label: str) -> None:
     except urllib.error.HTTPError as exc:
         if exc.code >= 500:
             raise ConnectionError(f"HTTP {exc.code} {exc.reason}") from None
-        raise _FileUnavailable(f"HTTP {exc.code} {exc.reason}") from None
+        raise _FileUnavailableError(f"HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
         reason = exc.reason
         if isinstance(reason, FileNotFoundError):
-            raise _FileUnavailable("file not found") from None
+            raise _FileUnavailableError("file not found") from None
         if isinstance(reason, socket.gaierror | ConnectionRefusedError):
-            raise _MirrorDown(f"unreachable ({reason})") from None
+            raise _MirrorDownError(f"unreachable ({reason})") from None
         raise ConnectionError(str(reason)) from None
     except http.client.IncompleteRead as exc:
         raise ConnectionError(f"transfer broke off after {len(exc.partial)} bytes") from None
@@ -97,10 +97,10 @@ def _fetch_url(url: str, dst: Path, timeout_s: float, label: str) -> None:
 
 def _fetch_dir(directory: Path, name: str, dst: Path, label: str) -> None:
     if not directory.is_dir():
-        raise _MirrorDown(f"directory {directory} does not exist")
+        raise _MirrorDownError(f"directory {directory} does not exist")
     src = directory / name
     if not src.is_file():
-        raise _FileUnavailable(f"{src} does not exist")
+        raise _FileUnavailableError(f"{src} does not exist")
     with src.open("rb") as fh:
         _copy(fh, dst, src.stat().st_size, label)
 
@@ -145,10 +145,10 @@ def _fetch_verified(
         for attempt in range(retries + 1):
             try:
                 _fetch_once(mirror, name, tmp, timeout_s)
-            except _FileUnavailable as exc:
+            except _FileUnavailableError as exc:
                 attempts.fail(name, mirror, str(exc))
                 break
-            except _MirrorDown as exc:
+            except _MirrorDownError as exc:
                 attempts.down[mirror] = str(exc)
                 attempts.fail(name, mirror, str(exc))
                 break

@@ -104,7 +104,9 @@ def save_model(model_dir: Path, model: nn.Module, card: ModelCard) -> ModelCard:
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(weights) as tmp:
         save_file(state, str(tmp))
-    info = card.model.model_copy(update={"weights_file": WEIGHTS_FILE, "weights_md5": md5sum(weights)})
+    info = card.model.model_copy(
+        update={"weights_file": WEIGHTS_FILE, "weights_md5": md5sum(weights)}
+    )
     card = card.model_copy(update={"model": info})
     write_json(model_dir / CARD_FILE, card.model_dump(mode="json"))
     return card
@@ -116,9 +118,13 @@ def load_card(model_dir: Path) -> ModelCard:
     try:
         return ModelCard.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
-        raise UserError(f"{path} not found: train a model first (`dvc repro` or `make run`)") from None
+        raise UserError(
+            f"{path} not found: train a model first (`dvc repro` or `make run`)"
+        ) from None
     except (json.JSONDecodeError, ValidationError) as exc:
-        raise UserError(f"{path} is not a valid model card ({exc}); retrain with `dvc repro`") from None
+        raise UserError(
+            f"{path} is not a valid model card ({exc}); retrain with `dvc repro`"
+        ) from None
 
 
 def load_model(model_dir: Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelCard]:
@@ -138,5 +144,7 @@ def load_model(model_dir: Path, device: str | torch.device = "cpu") -> tuple[nn.
     try:
         model.load_state_dict(load_file(str(weights), device="cpu"))
     except (SafetensorError, RuntimeError) as exc:
-        raise UserError(f"{weights} cannot be loaded into {card.model.architecture} ({exc})") from None
+        raise UserError(
+            f"{weights} cannot be loaded into {card.model.architecture} ({exc})"
+        ) from None
     return model.to(device).eval(), card

@@ -1,4 +1,4 @@
-"""Stage `preprocess`: parse and validate the raw files, split off validation, write a few .npy files."""
+"""Stage `preprocess`: parse and validate the raw files, split off validation, write .npy files."""
 
 import logging
 from pathlib import Path
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def run(
     raw_dir: Path, out_dir: Path, train_size: int, test_size: int, val_fraction: float, seed: int
 ) -> dict[str, Any]:
-    """Turn the raw IDX files into train/val/test .npy files plus dataset.json; return the latter."""
+    """Turn the raw IDX files into train/val/test .npy files and dataset.json; return the latter."""
     official_train, test = load_raw(raw_dir, "train"), load_raw(raw_dir, "test")
     validate(official_train, "training set", train_size)
     validate(test, "test set", test_size)
