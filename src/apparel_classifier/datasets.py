@@ -15,6 +15,12 @@ CLASS_NAMES: tuple[str, ...] = (
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )  # fmt: skip
 NUM_CLASSES = len(CLASS_NAMES)
+# Folder of each class under data/extra/, in label order: class names hold "/" and
+# spaces ("T-shirt/top", "Ankle boot"), which make poor directory names.
+EXTRA_FOLDERS: tuple[str, ...] = (
+    "t-shirt_top", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle_boot",
+)  # fmt: skip
 IMAGE_SIZE = 28
 
 RAW_FILES = {
