@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # DVC runs each stage's `cmd` through the shell, so `python` must be the venv's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint typecheck bench serve clean-venv
+.PHONY: run test lint typecheck bench serve bench-serve browser-deps clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,23 @@ typecheck: $(STAMP)
 
 test: lint typecheck
 	$(BIN)/pytest
+
+# The API and web page on http://127.0.0.1:$(PORT), serving the model in $(MODEL_DIR).
+MODEL_DIR ?= models
+PORT      ?= 8000
+serve: $(STAMP)
+	$(BIN)/python -m apparel_classifier.serving --model-dir $(MODEL_DIR) --port $(PORT)
+
+# Latency (in-process and over HTTP) and batch throughput of the model in $(MODEL_DIR).
+bench-serve: $(STAMP)
+	$(BIN)/python -m apparel_classifier.serving.bench --model-dir $(MODEL_DIR)
+
+# Headless Chromium and its WebDriver for the browser test, from Debian, where missing.
+browser-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium chromium-driver; }
 
 clean-venv:
 	rm -rf $(VENV)
