@@ -25,11 +25,6 @@ class Prediction:
     confidence: float
     probabilities: tuple[float, ...]  # indexed by class id, sums to 1
 
-    def top(self, k: int, classes: Sequence[str]) -> list[tuple[str, float]]:
-        """The k most likely (class name, probability) pairs, most likely first."""
-        order = sorted(range(len(self.probabilities)), key=lambda i: -self.probabilities[i])
-        return [(classes[i], self.probabilities[i]) for i in order[:k]]
-
 
 class Predictor:
     """Loads models/ (weights + card, checked against each other) once, then predicts.
@@ -64,7 +59,7 @@ class Predictor:
 
         A bad input raises `ImageError`; `name` (default: the path) is how it is called there.
         """
-        image = self.preprocess(source, name or _name(source, 0))
+        image = self.preprocess(source, name or _name(source, "the image"))
         return self.predict_arrays(image[None])[0]  # (28, 28) -> (1, 28, 28)
 
     def predict_batch(
@@ -73,7 +68,7 @@ class Predictor:
         """Classify several images in one forward pass; a bad input raises ImageError naming it."""
         if not sources:
             return []
-        names = names or [_name(s, i) for i, s in enumerate(sources)]
+        names = names or [_name(s, f"image {i + 1}") for i, s in enumerate(sources)]
         arrays = [self.preprocess(s, n) for s, n in zip(sources, names, strict=True)]
         return self.predict_arrays(np.stack(arrays))  # N × (28, 28) -> (N, 28, 28)
 
@@ -94,8 +89,6 @@ class Predictor:
         ]
 
 
-def _name(source: ImageSource, index: int) -> str:
-    """How an input is called in error messages: its path, or its position in the batch."""
-    if isinstance(source, str | Path):
-        return str(source)
-    return "the image" if index == 0 else f"image {index + 1}"
+def _name(source: ImageSource, fallback: str) -> str:
+    """How an input is called in error messages: its path, else `fallback`."""
+    return str(source) if isinstance(source, str | Path) else fallback
