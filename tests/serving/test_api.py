@@ -1,6 +1,8 @@
 """The REST API through real HTTP: every endpoint, and every rejection path as a clear 4xx."""
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -180,3 +182,14 @@ def test_openapi_describes_every_response(server: str) -> None:
 
 def test_unknown_route_is_json_404(server: str) -> None:
     _assert_error(httpx.get(f"{server}/nope"), 404, "Not Found")
+
+
+def test_server_without_a_model_exits_with_one_clear_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "apparel_classifier.serving", "--model-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "error: " in result.stderr
+    assert "train a model first" in result.stderr
+    assert "Traceback" not in result.stderr

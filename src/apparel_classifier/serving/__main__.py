@@ -3,10 +3,13 @@
 import argparse
 import logging
 import os
+import sys
 from pathlib import Path
 
 import uvicorn
 
+from apparel_classifier.errors import UserError
+from apparel_classifier.model_card import load_model
 from apparel_classifier.paths import MODELS_DIR
 from apparel_classifier.serving.app import DEFAULT_MAX_BATCH, DEFAULT_MAX_UPLOAD_BYTES, create_app
 
@@ -35,6 +38,13 @@ def main(argv: list[str] | None = None) -> None:
     """Serve until interrupted."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        # Checked once up front, so a missing or corrupt models/ is one line, not a traceback
+        # from inside uvicorn's startup; the app then loads it for real in its lifespan.
+        load_model(args.model_dir)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
     app = create_app(args.model_dir, args.max_upload_bytes, args.max_batch, args.threads)
     # One worker process: the model is loaded once; requests share it through a thread pool.
     uvicorn.run(app, host=args.host, port=args.port, access_log=False)
