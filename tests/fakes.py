@@ -31,7 +31,9 @@ def fake_split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def write_fake_raw(raw_dir: Path, n_train: int = 200, n_test: int = 100, seed: int = 0) -> dict[str, str]:
+def write_fake_raw(
+    raw_dir: Path, n_train: int = 200, n_test: int = 100, seed: int = 0
+) -> dict[str, str]:
     """Write the four gzipped IDX files; return file name -> MD5 (for params.yaml)."""
     raw_dir.mkdir(parents=True, exist_ok=True)
     md5: dict[str, str] = {}
@@ -45,7 +47,9 @@ def write_fake_raw(raw_dir: Path, n_train: int = 200, n_test: int = 100, seed: i
     return md5
 
 
-def tiny_params(md5: dict[str, str], n_train: int = 200, n_test: int = 100, **overrides: Any) -> dict[str, Any]:
+def tiny_params(
+    md5: dict[str, str], n_train: int = 200, n_test: int = 100, **overrides: Any
+) -> dict[str, Any]:
     """The project's params.yaml, re-aimed at a tiny fake dataset and a short training run."""
     params: dict[str, Any] = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     params["dataset"].update(md5=md5, train_size=n_train, test_size=n_test)

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sklearn.model_selection import train_test_split
 
 from apparel_classifier.errors import UserError
 from apparel_classifier.idx import read_idx
@@ -14,6 +15,12 @@ CLASS_NAMES: tuple[str, ...] = (
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )  # fmt: skip
 NUM_CLASSES = len(CLASS_NAMES)
+# Folder of each class under data/extra/, in label order: class names hold "/" and
+# spaces ("T-shirt/top", "Ankle boot"), which make poor directory names.
+EXTRA_FOLDERS: tuple[str, ...] = (
+    "t-shirt_top", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle_boot",
+)  # fmt: skip
 IMAGE_SIZE = 28
 
 RAW_FILES = {
@@ -100,8 +107,6 @@ def load_processed(processed_dir: Path, split: str) -> Split:
 
 def split_train_val(split: Split, val_fraction: float, seed: int) -> tuple[Split, Split]:
     """Hold out a stratified, seeded validation share; both parts keep the original order."""
-    from sklearn.model_selection import train_test_split  # heavy import, used only here
-
     indices = np.arange(len(split))
     train_idx, val_idx = train_test_split(
         indices, test_size=val_fraction, stratify=split.labels, random_state=seed

@@ -35,11 +35,11 @@ class DownloadError(UserError):
     """No mirror could supply a file with the expected MD5."""
 
 
-class _FileUnavailable(Exception):
+class _FileUnavailableError(Exception):
     """This mirror cannot supply this file (missing, wrong MD5): try the next mirror."""
 
 
-class _MirrorDown(Exception):
+class _MirrorDownError(Exception):
     """This mirror cannot be reached at all: skip it for the remaining files too."""
 
 
@@ -81,13 +81,13 @@ def _fetch_url(url: str, dst: Path, timeout_s: float, label: str) -> None:
     except urllib.error.HTTPError as exc:
         if exc.code >= 500:
             raise ConnectionError(f"HTTP {exc.code} {exc.reason}") from None
-        raise _FileUnavailable(f"HTTP {exc.code} {exc.reason}") from None
+        raise _FileUnavailableError(f"HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
         reason = exc.reason
         if isinstance(reason, FileNotFoundError):
-            raise _FileUnavailable("file not found") from None
+            raise _FileUnavailableError("file not found") from None
         if isinstance(reason, socket.gaierror | ConnectionRefusedError):
-            raise _MirrorDown(f"unreachable ({reason})") from None
+            raise _MirrorDownError(f"unreachable ({reason})") from None
         raise ConnectionError(str(reason)) from None
     except http.client.IncompleteRead as exc:
         raise ConnectionError(f"transfer broke off after {len(exc.partial)} bytes") from None
@@ -97,10 +97,10 @@ def _fetch_url(url: str, dst: Path, timeout_s: float, label: str) -> None:
 
 def _fetch_dir(directory: Path, name: str, dst: Path, label: str) -> None:
     if not directory.is_dir():
-        raise _MirrorDown(f"directory {directory} does not exist")
+        raise _MirrorDownError(f"directory {directory} does not exist")
     src = directory / name
     if not src.is_file():
-        raise _FileUnavailable(f"{src} does not exist")
+        raise _FileUnavailableError(f"{src} does not exist")
     with src.open("rb") as fh:
         _copy(fh, dst, src.stat().st_size, label)
 
@@ -145,10 +145,10 @@ def _fetch_verified(
         for attempt in range(retries + 1):
             try:
                 _fetch_once(mirror, name, tmp, timeout_s)
-            except _FileUnavailable as exc:
+            except _FileUnavailableError as exc:
                 attempts.fail(name, mirror, str(exc))
                 break
-            except _MirrorDown as exc:
+            except _MirrorDownError as exc:
                 attempts.down[mirror] = str(exc)
                 attempts.fail(name, mirror, str(exc))
                 break
@@ -169,10 +169,14 @@ def _fetch_verified(
     return None
 
 
-def _failure_message(attempts: _Attempts, dest: Path, environ: Mapping[str, str]) -> str:
-    lines = [f"could not download {', '.join(attempts.failures)} with the expected MD5:"]
-    for name, tries in attempts.failures.items():
-        for mirror, reason in tries:
+def _failure_message(
+    missing: Sequence[str], attempts: _Attempts, dest: Path, environ: Mapping[str, str]
+) -> str:
+    # Only the files still missing: a file that failed on one mirror but came from
+    # the next is not a problem, and naming it would send the reader the wrong way.
+    lines = [f"could not download {', '.join(missing)} with the expected MD5:"]
+    for name in missing:
+        for mirror, reason in attempts.failures.get(name, []):
             lines.append(f"  - {name} from {mirror}: {reason}")
     hint = (
         f"{MIRROR_ENV} is set to {environ[MIRROR_ENV]!r}"
@@ -217,8 +221,8 @@ def fetch_files(
             if got is not None:
                 staged[name] = got[0].replace(got[0].with_name(name))
                 fetched[name] = got[1]
-        if len(staged) != len(wanted):
-            raise DownloadError(_failure_message(attempts, dest, environ))
+        if missing := [name for name in wanted if name not in staged]:
+            raise DownloadError(_failure_message(missing, attempts, dest, environ))
         for name, path in staged.items():
             path.replace(dest / name)
     return fetched

@@ -1,0 +1,1 @@
+"""Real `dvc` and `git` commands in temporary repositories on tiny generated data."""

@@ -1,4 +1,4 @@
-"""Stage `preprocess`: parse and validate the raw files, split off validation, write a few .npy files."""
+"""Stage `preprocess`: validate raw files, split off validation, add extra images, write .npy."""
 
 import logging
 from pathlib import Path
@@ -17,6 +17,7 @@ from apparel_classifier.datasets import (
     validate,
 )
 from apparel_classifier.errors import run_stage
+from apparel_classifier.extra import ExtraImages, load_extra
 from apparel_classifier.fileio import write_json, write_npy
 from apparel_classifier.params import load_params
 
@@ -24,13 +25,28 @@ log = logging.getLogger(__name__)
 
 
 def run(
-    raw_dir: Path, out_dir: Path, train_size: int, test_size: int, val_fraction: float, seed: int
+    raw_dir: Path,
+    out_dir: Path,
+    train_size: int,
+    test_size: int,
+    val_fraction: float,
+    seed: int,
+    extra_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Turn the raw IDX files into train/val/test .npy files plus dataset.json; return the latter."""
+    """Turn the raw IDX files into train/val/test .npy files and dataset.json; return the latter.
+
+    Images under `extra_dir` join the training split only, after validation has
+    been split off, so val and test keep measuring against the official data.
+    """
     official_train, test = load_raw(raw_dir, "train"), load_raw(raw_dir, "test")
     validate(official_train, "training set", train_size)
     validate(test, "test set", test_size)
     train, val = split_train_val(official_train, val_fraction, seed)
+    extra = load_extra(extra_dir) if extra_dir is not None else ExtraImages.empty()
+    train = Split(
+        np.concatenate([train.images, extra.split.images]),
+        np.concatenate([train.labels, extra.split.labels]),
+    )
 
     # Statistics of the training split only, in float64 so they do not depend on summation order.
     scaled = train.images.astype(np.float64) / 255.0
@@ -39,6 +55,11 @@ def run(
         "counts": {
             name: class_counts(s.labels)
             for name, s in (("train", train), ("val", val), ("test", test))
+        },
+        # Already included in counts.train; listed apart so a dataset version says what it added.
+        "extra": {
+            "counts": class_counts(extra.split.labels),
+            "rejected": extra.rejected,
         },
         "mean": round(float(scaled.mean()), 8),
         "std": round(float(scaled.std()), 8),
@@ -64,11 +85,15 @@ def main() -> None:
         params.dataset.test_size,
         params.preprocess.val_fraction,
         params.preprocess.seed,
+        extra_dir=paths.EXTRA_DIR,
     )
     counts = info["counts"]
     log.info(
-        "preprocess: train %d, val %d, test %d images; mean %.4f, std %.4f",
-        *(sum(counts[s].values()) for s in ("train", "val", "test")),
+        "preprocess: train %d (%d extra, %d rejected), val %d, test %d images; mean %.4f, std %.4f",
+        sum(counts["train"].values()),
+        sum(info["extra"]["counts"].values()),
+        len(info["extra"]["rejected"]),
+        *(sum(counts[s].values()) for s in ("val", "test")),
         info["mean"],
         info["std"],
     )

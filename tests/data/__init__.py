@@ -1,0 +1,1 @@
+"""Invariants of the processed data, on tiny generated raw files."""

@@ -1,0 +1,1 @@
+"""The downloader against real local HTTP servers and directory mirrors."""

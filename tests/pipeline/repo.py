@@ -1,0 +1,133 @@
+"""A throwaway copy of the project in a temporary git repository, and runners for dvc and git.
+
+The copy has the real dvc.yaml and src/, a tiny params.yaml aimed at a generated
+dataset, and a local directory mirror of that dataset named by
+FASHION_MNIST_MIRROR, so a whole `dvc repro` (training included) takes seconds.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from apparel_classifier.download import MIRROR_ENV
+from tests.fakes import REPO_ROOT, tiny_params, write_fake_raw
+
+# What a clone of the project holds that the pipeline needs (data and models come from DVC).
+_COPIED = ("dvc.yaml", "src", ".gitignore", ".dvcignore", "data/extra/README.md")
+_GIT_ID = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@apparel.local",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@apparel.local",
+}
+
+
+class CommandFailedError(AssertionError):
+    """A command in the test repository exited non-zero; the message holds its output."""
+
+
+@dataclass
+class Repo:
+    """A temporary project: its root, its dataset mirror, and the environment commands run in."""
+
+    root: Path
+    mirror: Path
+    md5: dict[str, str]
+    env: dict[str, str] = field(default_factory=dict)
+
+    def run(
+        self, *cmd: str, check: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a command in the repository; on failure (when `check`) raise with its output."""
+        proc = subprocess.run(
+            cmd,
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            raise CommandFailedError(
+                f"`{' '.join(cmd)}` exited {proc.returncode}\n"
+                f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+            )
+        return proc
+
+    def dvc(
+        self, *args: str, check: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        """`dvc <args>` with the venv's dvc, as a user would type it."""
+        return self.run("dvc", *args, check=check, timeout=timeout)
+
+    def git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """`git <args>` in the repository."""
+        return self.run("git", *args, check=check)
+
+    def commit(self, message: str) -> str:
+        """Stage everything git should see and commit it; return the commit hash."""
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD").stdout.strip()
+
+    def params(self) -> dict[str, Any]:
+        """params.yaml as it is now."""
+        data: dict[str, Any] = yaml.safe_load((self.root / "params.yaml").read_text())
+        return data
+
+    def write_params(self, params: dict[str, Any]) -> None:
+        """Replace params.yaml."""
+        (self.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def lock(self) -> dict[str, Any]:
+        """dvc.lock as it is now."""
+        data: dict[str, Any] = yaml.safe_load((self.root / "dvc.lock").read_text())
+        return data
+
+    def lock_md5s(self, stage: str) -> dict[str, str]:
+        """path -> md5 of each output of `stage`, as dvc.lock records it."""
+        return {out["path"]: out["md5"] for out in self.lock()["stages"][stage]["outs"]}
+
+
+def _environment(root: Path, mirror: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "GIT_"))}
+    env.update(_GIT_ID)
+    # The venv's bin first: DVC runs each stage's `python -m ...` through the shell.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    # The copy's own src/ is what the stages import, so editing it in a test takes effect.
+    env["PYTHONPATH"] = str(root / "src")
+    env[MIRROR_ENV] = str(mirror)
+    env["DVC_NO_ANALYTICS"] = "1"
+    return env
+
+
+def make_repo(tmp_path: Path, n_train: int = 200, n_test: int = 100, **overrides: Any) -> Repo:
+    """Create and commit a tiny copy of the project in `tmp_path/project`; nothing is run yet."""
+    root, mirror = tmp_path / "project", tmp_path / "mirror"
+    md5 = write_fake_raw(mirror, n_train, n_test)
+    root.mkdir()
+    for name in _COPIED:
+        src = REPO_ROOT / name
+        if src.is_dir():
+            shutil.copytree(
+                src, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+            )
+        elif src.is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, root / name)
+    repo = Repo(root=root, mirror=mirror, md5=md5, env=_environment(root, mirror))
+    repo.write_params(tiny_params(md5, n_train, n_test, **overrides))
+    repo.git("init", "-q", "-b", "main")
+    repo.dvc("init", "-q")
+    # The project's committed DVC config (its S3 remote) comes along, as in a clone.
+    if (REPO_ROOT / ".dvc" / "config").is_file():
+        shutil.copy2(REPO_ROOT / ".dvc" / "config", root / ".dvc" / "config")
+    repo.commit("tiny copy of the project")
+    return repo

@@ -1,0 +1,1 @@
+"""Unit tests: parsers and params validation, pure functions, milliseconds each."""

@@ -1,0 +1,76 @@
+"""params.yaml validation: every mistake is one UserError that names the key."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from apparel_classifier.errors import UserError
+from apparel_classifier.params import load_params, parse_params
+from tests.fakes import REPO_ROOT
+
+pytestmark = pytest.mark.unit
+
+
+def _project_params() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    return data
+
+
+def test_project_params_are_valid() -> None:
+    params = load_params(REPO_ROOT / "params.yaml")
+    assert params.preprocess.val_fraction == 0.1
+    assert len(params.dataset.md5) == 4
+
+
+def test_unknown_key() -> None:
+    data = _project_params()
+    data["preprocess"]["val_fration"] = 0.2  # a typo must not be silently ignored
+    with pytest.raises(UserError, match=r"preprocess\.val_fration: unknown key"):
+        parse_params(data)
+
+
+def test_missing_key() -> None:
+    data = _project_params()
+    del data["lr"]
+    with pytest.raises(UserError, match=r"\blr: missing key"):
+        parse_params(data)
+
+
+def test_wrong_type_is_not_coerced() -> None:
+    data = _project_params()
+    data["epochs"] = "3"
+    with pytest.raises(UserError, match=r"epochs: .*got '3'"):
+        parse_params(data)
+
+
+def test_out_of_range() -> None:
+    data = _project_params()
+    data["preprocess"]["val_fraction"] = 0.9
+    with pytest.raises(UserError, match=r"preprocess\.val_fraction: .*0\.5.*got 0\.9"):
+        parse_params(data)
+
+
+def test_every_bad_key_in_one_message() -> None:
+    data = _project_params()
+    data["lr"] = -1.0
+    data["download"]["retries"] = 99
+    with pytest.raises(UserError) as err:
+        parse_params(data)
+    message = str(err.value)
+    assert "lr:" in message
+    assert "download.retries:" in message
+    assert message.count("\n") == 0  # one sentence, not a traceback
+
+
+def test_not_a_mapping_and_bad_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text("- just\n- a list\n")
+    with pytest.raises(UserError, match="must be a mapping"):
+        load_params(path)
+    path.write_text("lr: [unclosed\n")
+    with pytest.raises(UserError, match="not valid YAML"):
+        load_params(path)
+    with pytest.raises(UserError, match="not found"):
+        load_params(tmp_path / "absent.yaml")
