@@ -9,13 +9,14 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from apparel_classifier.download import MIRROR_ENV
+from apparel_classifier.download import MIRROR_ENV, md5sum
 from tests.fakes import REPO_ROOT, tiny_params, write_fake_raw
 
 # What a clone of the project holds that the pipeline needs (data and models come from DVC).
@@ -94,6 +95,24 @@ class Repo:
     def lock_md5s(self, stage: str) -> dict[str, str]:
         """path -> md5 of each output of `stage`, as dvc.lock records it."""
         return {out["path"]: out["md5"] for out in self.lock()["stages"][stage]["outs"]}
+
+    def all_lock_md5s(self) -> dict[str, str]:
+        """path -> md5 of every file output of every stage, as dvc.lock records it."""
+        outs = (out for stage in self.lock()["stages"].values() for out in stage.get("outs", []))
+        return {out["path"]: out["md5"] for out in outs if not out["md5"].endswith(".dir")}
+
+    def workspace_md5s(self, paths: Iterable[str]) -> dict[str, str | None]:
+        """path -> md5 of the file in the workspace now (None when it is missing)."""
+        return {p: md5sum(self.root / p) if (self.root / p).is_file() else None for p in paths}
+
+    def snapshot(self, *dirs: str) -> dict[str, str]:
+        """relative path -> md5 of every file under `dirs` (e.g. data, .dvc/cache)."""
+        return {
+            str(p.relative_to(self.root)): md5sum(p)
+            for d in dirs
+            for p in sorted((self.root / d).rglob("*"))
+            if p.is_file()
+        }
 
 
 def _environment(root: Path, mirror: Path) -> dict[str, str]:
