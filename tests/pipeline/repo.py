@@ -115,6 +115,12 @@ class Repo:
         }
 
 
+def has_stage(repo: Repo, stage: str) -> bool:
+    """Whether the project's dvc.yaml defines `stage` (train/evaluate come with branch train)."""
+    stages: dict[str, Any] = yaml.safe_load((repo.root / "dvc.yaml").read_text())["stages"]
+    return stage in stages
+
+
 def _environment(root: Path, mirror: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "GIT_"))}
     env.update(_GIT_ID)
