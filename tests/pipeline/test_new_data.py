@@ -20,7 +20,7 @@ def test_dvc_added_class_folders_make_a_new_dataset_version(repo: Repo) -> None:
         write_photo(repo.root / "data" / "extra" / "sneaker" / name)
     (repo.root / "data" / "extra" / "sneaker" / "notes.png").write_text("not an image")
     repo.dvc("add", "data/extra/sneaker")
-    repo.git("add", "data/extra/sneaker.dvc", "data/extra/.gitignore")
+    repo.git("add", "data/extra/sneaker.dvc")
     status = repo.dvc("status").stdout
     assert "preprocess" in status
     assert "download" not in status  # raw data untouched
