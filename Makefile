@@ -36,5 +36,10 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest
 
+# Per-stage wall time and peak memory, training throughput and the final accuracy.
+# Re-runs the whole pipeline (a few minutes on a 2-core CPU).
+bench: $(STAMP)
+	$(BIN)/python -m apparel_classifier.benchmark
+
 clean-venv:
 	rm -rf $(VENV)

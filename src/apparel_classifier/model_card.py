@@ -24,6 +24,7 @@ from apparel_classifier.download import md5sum
 from apparel_classifier.errors import UserError
 from apparel_classifier.fileio import atomic_path, write_json
 from apparel_classifier.networks import FashionCNN
+from apparel_classifier.paths import PROCESSED_DIR
 
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "model_card.json"
@@ -148,3 +149,23 @@ def load_model(model_dir: Path, device: str | torch.device = "cpu") -> tuple[nn.
             f"{weights} cannot be loaded into {card.model.architecture} ({exc})"
         ) from None
     return model.to(device).eval(), card
+
+
+def processed_md5s(processed_dir: Path, names: list[str]) -> dict[str, str]:
+    """MD5 of each named processed file, keyed by its path as dvc.yaml and dvc.lock spell it.
+
+    The key is the canonical `data/processed/<name>` even when the files sit elsewhere
+    (tests use temporary directories), so a card always matches dvc.lock's paths.
+    """
+    return {(PROCESSED_DIR / name).as_posix(): md5sum(processed_dir / name) for name in names}
+
+
+def dataset_mismatches(card: ModelCard, processed_dir: Path) -> list[str]:
+    """One line per processed file whose MD5 differs from the card's (empty when they agree)."""
+    problems = []
+    for key, expected in sorted(card.dataset.processed.items()):
+        path = processed_dir / Path(key).name
+        found = md5sum(path) if path.is_file() else "missing"
+        if found != expected:
+            problems.append(f"{key}: model trained on {expected}, found {found}")
+    return problems

@@ -13,6 +13,10 @@ MODELS_DIR = Path("models")
 METRICS_DIR = Path("metrics")
 PLOTS_DIR = Path("plots")
 
+METRICS_FILE = METRICS_DIR / "metrics.json"  # the CNN on the test split (git-tracked)
+BASELINE_METRICS_FILE = METRICS_DIR / "baseline.json"  # the scikit-learn baseline (git-tracked)
+TRAIN_LOG_DIR = METRICS_DIR / "train"  # DVCLive's per-epoch learning curves (git-tracked)
+
 # Training resume state lives outside every DVC output so that DVC's run cache
 # stays usable for `train` (see apparel_classifier.checkpoints).
 RESUME_DIR = Path(".resume")

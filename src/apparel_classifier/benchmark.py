@@ -1,0 +1,94 @@
+"""Benchmark: wall time and peak memory of each stage, training throughput, final accuracy.
+
+Usage: python -m apparel_classifier.benchmark [--skip-pipeline] [--repeats 5]
+
+The pipeline runs once (`dvc repro -f -s <stage>`, stage by stage, a few minutes);
+throughput is the median of several short timed runs of the real training step.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import time
+
+import torch
+
+from apparel_classifier import paths, training
+from apparel_classifier.datasets import NUM_CLASSES
+from apparel_classifier.networks import FashionCNN
+from apparel_classifier.params import Params, load_params
+
+STAGES = ("download", "preprocess", "train", "evaluate", "baseline")
+
+
+def time_stage(stage: str) -> tuple[float, float]:
+    """Force-run one stage; return (wall seconds, peak resident MiB of the stage's processes)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(["dvc", "repro", "--force", "--single-item", stage])
+    # wait4 returns the rusage of this child and its waited-for descendants (the stage's python).
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(
+            f"benchmark: `dvc repro -f -s {stage}` failed with status {proc.returncode}"
+        )
+    return time.perf_counter() - started, usage.ru_maxrss / 1024  # Linux reports KiB
+
+
+def throughput(params: Params, batches: int, repeats: int) -> list[float]:
+    """Training images per second (augmentation included), one figure per repeat."""
+    training.make_deterministic(params.seed)
+    device = training.resolve_device(params.device)
+    model = FashionCNN(NUM_CLASSES, params.width).to(device)
+    optimizer, _ = training.build_optimizer(model, params, total_steps=10**6)
+    generator = training.epoch_generator(params.seed, 0, device)
+    x = torch.randn(params.batch_size, 1, 28, 28, device=device, generator=generator)
+    y = torch.randint(0, NUM_CLASSES, (params.batch_size,), device=device, generator=generator)
+    training.train_step(model, optimizer, x, y, params.label_smoothing)  # warm-up
+    rates = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        for _ in range(batches):
+            batch = training.augment(x, params.augment, 0.0, generator)
+            loss, _ = training.train_step(model, optimizer, batch, y, params.label_smoothing)
+        float(loss)  # waits for the device
+        rates.append(batches * params.batch_size / (time.perf_counter() - started))
+    return rates
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the benchmark table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--skip-pipeline", action="store_true", help="only measure throughput")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batches", type=int, default=20)
+    args = parser.parse_args(argv)
+    params = load_params()
+
+    print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    rates = throughput(params, args.batches, args.repeats)
+    print(
+        f"training throughput: median {statistics.median(rates):,.0f} img/s "
+        f"over {args.repeats} runs of {args.batches} batches of {params.batch_size} "
+        f"(min {min(rates):,.0f}, max {max(rates):,.0f}; {torch.get_num_threads()} threads)"
+    )
+    if args.skip_pipeline:
+        return
+
+    timings = {stage: time_stage(stage) for stage in STAGES}  # dvc's own output interleaves
+    print(f"\n{'stage':<12}{'wall s':>10}{'peak MiB':>10}")
+    for stage, (seconds, peak) in timings.items():
+        print(f"{stage:<12}{seconds:>10.1f}{peak:>10.0f}")
+    print(f"{'total':<12}{sum(s for s, _ in timings.values()):>10.1f}")
+    print(f"peak memory: {max(p for _, p in timings.values()):.0f} MiB")
+    metrics = json.loads(paths.METRICS_FILE.read_text(encoding="utf-8"))
+    baseline = json.loads(paths.BASELINE_METRICS_FILE.read_text(encoding="utf-8"))
+    print(f"test accuracy: CNN {metrics['accuracy']:.4f}, baseline {baseline['accuracy']:.4f}")
+
+
+if __name__ == "__main__":
+    main()

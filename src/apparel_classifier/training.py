@@ -1,0 +1,282 @@
+"""The training procedure: determinism, a tensor-only data path, the epoch loop, exact resume.
+
+Reproducibility is by construction, so that a resumed run equals an
+uninterrupted one bit for bit: every random draw of epoch `e` (shuffling,
+augmentation) comes from a generator seeded with (seed, e), and everything else
+that evolves (weights, optimiser, schedule, best-so-far) is saved after each
+epoch by `checkpoints.ResumeStore`.
+"""
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F  # noqa: N812 (the conventional name)
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from apparel_classifier.checkpoints import ResumeStore
+from apparel_classifier.params import AugmentParams, Params
+
+log = logging.getLogger(__name__)
+
+# The params.yaml keys that shape training (top level, see params.py).
+TRAINING_KEYS = (
+    "seed", "device", "epochs", "batch_size", "lr", "momentum",
+    "weight_decay", "label_smoothing", "width", "augment",
+)  # fmt: skip
+
+
+def training_params(params: Params) -> dict[str, Any]:
+    """The training subset of params.yaml, as plain JSON-able values."""
+    dumped = params.model_dump(mode="json")
+    return {key: dumped[key] for key in TRAINING_KEYS}
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA when present, else the CPU; `cuda` without a GPU is refused upstream."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def num_threads() -> int:
+    """The CPU threads torch uses: fixed per machine, because the count changes float sums."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def make_deterministic(seed: int) -> None:
+    """Seed torch and force deterministic kernels; call once, at the start of the stage."""
+    # cuBLAS needs a fixed workspace to be deterministic (PyTorch "Reproducibility" notes);
+    # it must be set before the first CUDA call.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.set_num_threads(num_threads())
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+    torch.manual_seed(seed)
+
+
+def epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
+    """The one source of randomness of an epoch: depends on (seed, epoch) only."""
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed * 1_000_003 + epoch)  # distinct streams for nearby seeds
+    return generator
+
+
+def augment(x: Tensor, aug: AugmentParams, background: float, generator: torch.Generator) -> Tensor:
+    """Random horizontal flips and translations of a whole batch (B, 1, H, W), vectorised."""
+    batch, _, height, width = x.shape
+    if aug.hflip:
+        flip = torch.rand(batch, device=x.device, generator=generator) < 0.5
+        x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    if aug.translate_px:
+        t = aug.translate_px
+        padded = F.pad(x, (t, t, t, t), value=background)  # (B, 1, H+2t, W+2t)
+        dy, dx = torch.randint(0, 2 * t + 1, (2, batch), device=x.device, generator=generator)
+        rows = dy[:, None] + torch.arange(height, device=x.device)  # (B, H)
+        cols = dx[:, None] + torch.arange(width, device=x.device)  # (B, W)
+        batch_idx = torch.arange(batch, device=x.device)[:, None, None]
+        # Gather each sample's shifted window: (B, H, W) -> (B, 1, H, W)
+        x = padded[batch_idx, 0, rows[:, :, None], cols[:, None, :]].unsqueeze(1)
+    return x
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What one epoch achieved (epochs count from 1)."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    lr: float
+
+
+@dataclass
+class FitResult:
+    """The outcome of `fit`: the best epoch's weights and the history that led there."""
+
+    best_state: dict[str, Tensor]
+    best_epoch: int
+    best_val_loss: float
+    best_val_accuracy: float
+    history: list[EpochRecord] = field(default_factory=list)
+    train_seconds: float = 0.0
+    resumed_from_epoch: int = 0
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of `model` on normalised images `x` (N, 1, 28, 28)."""
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    for start in range(0, len(y), batch_size):
+        logits = model(x[start : start + batch_size])
+        target = y[start : start + batch_size]
+        loss_sum += F.cross_entropy(logits, target, reduction="sum").item()
+        correct += int((logits.argmax(1) == target).sum())
+    model.train()
+    return loss_sum / len(y), correct / len(y)
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Full batches only (a last batch of one sample would break BatchNorm), at least one."""
+    return max(1, n // batch_size)
+
+
+def build_optimizer(
+    model: nn.Module, params: Params, total_steps: int
+) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.OneCycleLR]:
+    """SGD with Nesterov momentum under a one-cycle schedule peaking at `lr`.
+
+    One-cycle (Smith & Topin 2017, "Super-Convergence") reaches a given accuracy in
+    few epochs; momentum cycling is off so that the `momentum` param means what it says.
+    """
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=params.lr,
+        momentum=params.momentum,
+        nesterov=params.momentum > 0,
+        weight_decay=params.weight_decay,
+    )
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=params.lr, total_steps=total_steps, pct_start=0.25, cycle_momentum=False
+    )
+    return optimizer, scheduler
+
+
+def train_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor, label_smoothing: float
+) -> tuple[Tensor, Tensor]:
+    """One optimisation step on a batch; returns the loss and the logits (for accuracy)."""
+    logits = model(x)
+    loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss, logits
+
+
+def _clone_state(model: nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def _snapshot(
+    result: FitResult, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any
+) -> dict[str, Any]:
+    """Everything that evolves across epochs; with the per-epoch seeds, enough to resume exactly."""
+    return {
+        "model": _clone_state(model),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "best_state": result.best_state,
+        "best_epoch": result.best_epoch,
+        "best_val_loss": result.best_val_loss,
+        "best_val_accuracy": result.best_val_accuracy,
+        "history": [asdict(r) for r in result.history],
+        "train_seconds": result.train_seconds,
+    }
+
+
+def _restore(
+    saved: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any
+) -> FitResult:
+    """Load a `_snapshot` back into the training objects; return the progress it recorded."""
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    return FitResult(
+        best_state=saved["best_state"],
+        best_epoch=saved["best_epoch"],
+        best_val_loss=saved["best_val_loss"],
+        best_val_accuracy=saved["best_val_accuracy"],
+        history=[EpochRecord(**r) for r in saved["history"]],
+        train_seconds=saved["train_seconds"],
+        resumed_from_epoch=len(saved["history"]),
+    )
+
+
+def fit(
+    model: nn.Module,
+    train: tuple[Tensor, Tensor],
+    val: tuple[Tensor, Tensor],
+    params: Params,
+    background: float,
+    store: ResumeStore | None = None,
+    on_epoch_end: Callable[[EpochRecord], None] | None = None,
+) -> FitResult:
+    """Train for `params.epochs`, keeping the weights of the epoch with the lowest validation loss.
+
+    `train` and `val` are (images (N, 1, 28, 28), labels (N,)) already normalised and on
+    the model's device. With a `store`, the state after each epoch is saved and a
+    matching saved state is resumed; `on_epoch_end` then sees the restored epochs first,
+    so that loggers always receive the whole history.
+    """
+    x_train, y_train = train
+    device = x_train.device
+    steps = steps_per_epoch(len(y_train), params.batch_size)
+    optimizer, scheduler = build_optimizer(model, params, steps * params.epochs)
+    result = FitResult(
+        best_state=_clone_state(model),
+        best_epoch=0,
+        best_val_loss=float("inf"),
+        best_val_accuracy=0.0,
+    )
+
+    saved = store.load() if store else None
+    if saved is not None:
+        result = _restore(saved, model, optimizer, scheduler)
+        log.info("resuming after epoch %d of %d", result.resumed_from_epoch, params.epochs)
+        for record in result.history:
+            if on_epoch_end:
+                on_epoch_end(record)
+
+    model.train()
+    epochs = tqdm(
+        range(result.resumed_from_epoch + 1, params.epochs + 1), desc="epochs", unit="epoch"
+    )
+    for epoch in epochs:
+        started = time.perf_counter()
+        generator = epoch_generator(params.seed, epoch, device)
+        torch.manual_seed(params.seed * 1_000_003 + epoch)  # any global draw is per-epoch too
+        order = torch.randperm(len(y_train), device=device, generator=generator)
+        loss_sum, correct, seen = torch.zeros((), device=device), torch.zeros((), device=device), 0
+        for step in tqdm(
+            range(steps), desc=f"epoch {epoch}", unit="batch", leave=False, mininterval=1
+        ):
+            idx = order[step * params.batch_size : (step + 1) * params.batch_size]
+            x = augment(x_train[idx], params.augment, background, generator)
+            y = y_train[idx]
+            loss, logits = train_step(model, optimizer, x, y, params.label_smoothing)
+            scheduler.step()
+            # Accumulate on the device: .item() per batch would synchronise a GPU every step.
+            loss_sum += loss.detach() * len(y)
+            correct += (logits.argmax(1) == y).sum()
+            seen += len(y)
+
+        val_loss, val_acc = evaluate(model, *val, batch_size=1024)
+        record = EpochRecord(
+            epoch=epoch,
+            train_loss=float(loss_sum) / seen,
+            train_accuracy=float(correct) / seen,
+            val_loss=val_loss,
+            val_accuracy=val_acc,
+            lr=optimizer.param_groups[0]["lr"],
+        )
+        result.history.append(record)
+        if val_loss < result.best_val_loss:
+            result.best_state, result.best_epoch = _clone_state(model), epoch
+            result.best_val_loss, result.best_val_accuracy = val_loss, val_acc
+        result.train_seconds += time.perf_counter() - started
+        epochs.set_postfix(val_loss=f"{val_loss:.4f}", val_acc=f"{val_acc:.4f}")
+
+        if store:
+            store.save(_snapshot(result, model, optimizer, scheduler))
+        if on_epoch_end:
+            on_epoch_end(record)
+    return result

@@ -1,0 +1,105 @@
+"""The `evaluate` and `baseline` stages on tiny data: metrics schema, plots, dataset check."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from apparel_classifier.datasets import CLASS_NAMES
+from apparel_classifier.errors import UserError
+from apparel_classifier.evaluation import classification_metrics, most_confident_mistakes
+from apparel_classifier.stages import baseline, evaluate, train
+from tests.tiny_pipeline import TinyProject, make_tiny_project
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> TinyProject:
+    project = make_tiny_project(tmp_path_factory.mktemp("tiny"), epochs=3)
+    train.run(project.processed, project.models(), None, project.params)
+    return project
+
+
+def assert_metrics_schema(metrics: dict[str, object]) -> None:
+    assert set(metrics) == {"accuracy", "macro_f1", "loss", "per_class"}
+    for key in ("accuracy", "macro_f1"):
+        assert 0.0 <= metrics[key] <= 1.0  # type: ignore[operator]
+    assert metrics["loss"] >= 0.0  # type: ignore[operator]
+    per_class = metrics["per_class"]
+    assert isinstance(per_class, dict)
+    assert list(per_class) == list(CLASS_NAMES)
+    for scores in per_class.values():
+        assert set(scores) == {"precision", "recall", "f1"}
+        assert all(0.0 <= v <= 1.0 for v in scores.values())
+
+
+@pytest.mark.smoke
+def test_evaluate_writes_metrics_and_plot_data(trained: TinyProject, tmp_path: Path) -> None:
+    metrics = evaluate.run(
+        trained.processed, trained.models(), tmp_path / "metrics.json", tmp_path / "plots", 64, 6
+    )
+    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
+    assert_metrics_schema(metrics)
+    # The fake classes are bars at distinct heights: even a tiny, short run separates them.
+    assert metrics["accuracy"] > 0.5
+
+    with (tmp_path / "plots" / "confusion.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 100
+    assert set(rows[0]) == {"actual", "predicted"}
+    agree = sum(r["actual"] == r["predicted"] for r in rows) / len(rows)
+    assert agree == pytest.approx(metrics["accuracy"])
+
+    with (tmp_path / "plots" / "per_class_accuracy.csv").open() as fh:
+        per_class = {r["class"]: float(r["accuracy"]) for r in csv.DictReader(fh)}
+    assert per_class == pytest.approx({k: v["recall"] for k, v in metrics["per_class"].items()})
+
+    grid = Image.open(tmp_path / "plots" / "mistakes.png")
+    assert grid.format == "PNG"
+    assert grid.width > 0
+
+
+@pytest.mark.smoke
+def test_evaluate_refuses_a_model_trained_on_other_data(tmp_path: Path) -> None:
+    project = make_tiny_project(tmp_path, epochs=1)
+    train.run(project.processed, project.models(), None, project.params)
+    make_tiny_project(tmp_path, seed=7, epochs=1)  # new data in the same place
+    with pytest.raises(UserError, match="different dataset") as err:
+        evaluate.run(
+            project.processed, project.models(), tmp_path / "m.json", tmp_path / "plots", 64, 6
+        )
+    message = str(err.value)
+    assert "data/processed/train_images.npy" in message
+    assert "dvc repro" in message
+    assert not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.smoke
+def test_baseline_writes_its_own_metrics(trained: TinyProject, tmp_path: Path) -> None:
+    metrics = baseline.run(trained.processed, tmp_path / "baseline.json", max_iter=50, c=1.0)
+    assert json.loads((tmp_path / "baseline.json").read_text()) == metrics
+    assert_metrics_schema(metrics)
+    assert metrics["accuracy"] > 0.5
+
+
+@pytest.mark.unit
+def test_metrics_of_perfect_and_wrong_predictions() -> None:
+    labels = np.arange(10)
+    perfect = np.full((10, 10), 0.01)
+    np.fill_diagonal(perfect, 0.91)  # rows sum to one
+    metrics = classification_metrics(labels, perfect, CLASS_NAMES)
+    assert metrics["accuracy"] == 1.0
+    assert metrics["macro_f1"] == 1.0
+    assert metrics["loss"] == pytest.approx(-np.log(0.91))
+    wrong = np.roll(perfect, 1, axis=1)
+    assert classification_metrics(labels, wrong, CLASS_NAMES)["accuracy"] == 0.0
+
+
+@pytest.mark.unit
+def test_most_confident_mistakes_come_first() -> None:
+    labels = np.array([0, 0, 0, 1])
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.3, 0.7]])
+    assert most_confident_mistakes(labels, probs, 5).tolist() == [1, 2]
+    assert most_confident_mistakes(labels, probs, 1).tolist() == [1]

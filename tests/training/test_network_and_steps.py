@@ -1,0 +1,64 @@
+"""Shapes, augmentation and the ability to learn: the building blocks of training."""
+
+import pytest
+import torch
+
+from apparel_classifier import training
+from apparel_classifier.networks import FashionCNN
+from apparel_classifier.params import AugmentParams
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("width", [4, 32])
+def test_network_maps_a_batch_of_images_to_one_logit_per_class(width: int) -> None:
+    logits = FashionCNN(num_classes=10, width=width)(torch.zeros(5, 1, 28, 28))
+    assert logits.shape == (5, 10)
+
+
+@pytest.mark.unit
+def test_augment_keeps_shape_and_is_reproducible_from_its_generator() -> None:
+    x = torch.randn(16, 1, 28, 28)
+    aug = AugmentParams(hflip=True, translate_px=2)
+    a = training.augment(x, aug, -1.0, training.epoch_generator(0, 1, x.device))
+    b = training.augment(x, aug, -1.0, training.epoch_generator(0, 1, x.device))
+    c = training.augment(x, aug, -1.0, training.epoch_generator(0, 2, x.device))
+    assert a.shape == x.shape
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+@pytest.mark.unit
+def test_translation_shifts_content_and_fills_with_background() -> None:
+    x = torch.zeros(64, 1, 28, 28)
+    x[:, :, 10:18, 10:18] = 1.0  # a bright square in the middle
+    out = training.augment(
+        x, AugmentParams(hflip=False, translate_px=3), -5.0, torch.Generator().manual_seed(0)
+    )
+    # Every sample keeps its 64 bright pixels (the square cannot leave the frame) ...
+    assert torch.equal((out == 1.0).sum(dim=(1, 2, 3)), torch.full((64,), 64))
+    # ... and at least some samples were moved, exposing background at the edges.
+    assert (out == -5.0).any()
+    assert not torch.equal(out, x)
+
+
+@pytest.mark.unit
+def test_hflip_only_mirrors_images() -> None:
+    x = torch.arange(28.0).expand(32, 1, 28, 28)
+    out = training.augment(
+        x, AugmentParams(hflip=True, translate_px=0), 0.0, torch.Generator().manual_seed(0)
+    )
+    flipped = (out == x.flip(3)).all(dim=(1, 2, 3))
+    kept = (out == x).all(dim=(1, 2, 3))
+    assert bool((flipped | kept).all())
+    assert 0 < int(flipped.sum()) < 32
+
+
+@pytest.mark.overfit
+def test_network_overfits_one_batch() -> None:
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 1, 28, 28), torch.arange(32) % 10
+    model = FashionCNN(num_classes=10, width=8)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(150):
+        loss, _ = training.train_step(model, optimizer, x, y, label_smoothing=0.0)
+    assert loss.item() < 0.02

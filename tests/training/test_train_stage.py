@@ -1,0 +1,105 @@
+"""The `train` stage on tiny data: determinism, exact resume, the model card."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from apparel_classifier.checkpoints import STATE_FILE
+from apparel_classifier.model_card import WEIGHTS_FILE, load_model
+from apparel_classifier.stages import train
+from apparel_classifier.training import EpochRecord
+from tests.tiny_pipeline import TinyProject, make_tiny_project
+
+
+class SimulatedKillError(Exception):
+    """Stands in for a kill after an epoch."""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> TinyProject:
+    return make_tiny_project(tmp_path, epochs=3)
+
+
+def weights_bytes(model_dir: Path) -> bytes:
+    return (model_dir / WEIGHTS_FILE).read_bytes()
+
+
+@pytest.mark.smoke
+def test_two_runs_write_byte_identical_weights(project: TinyProject) -> None:
+    train.run(project.processed, project.models("a"), None, project.params)
+    train.run(project.processed, project.models("b"), None, project.params)
+    assert weights_bytes(project.models("a")) == weights_bytes(project.models("b"))
+
+
+@pytest.mark.smoke
+def test_interrupted_run_resumes_and_ends_with_identical_weights(project: TinyProject) -> None:
+    train.run(project.processed, project.models("straight"), None, project.params)
+
+    resume_dir = project.root / ".resume"
+    seen: list[int] = []
+
+    def die_after_first_epoch(record: EpochRecord) -> None:
+        seen.append(record.epoch)
+        if record.epoch == 1:
+            raise SimulatedKillError
+
+    with pytest.raises(SimulatedKillError):
+        train.run(
+            project.processed,
+            project.models("resumed"),
+            resume_dir,
+            project.params,
+            die_after_first_epoch,
+        )
+    assert (resume_dir / STATE_FILE).is_file()
+    assert not (project.models("resumed") / WEIGHTS_FILE).exists()
+
+    seen.clear()
+    card = train.run(
+        project.processed,
+        project.models("resumed"),
+        resume_dir,
+        project.params,
+        lambda r: seen.append(r.epoch),
+    )
+    # The restored epoch is replayed to the logger, then training continues from epoch 2.
+    assert seen == [1, 2, 3]
+    assert card.training.epochs_run == 3
+    assert weights_bytes(project.models("resumed")) == weights_bytes(project.models("straight"))
+    assert not (resume_dir / STATE_FILE).exists(), "a finished run must not leave resume state"
+
+
+@pytest.mark.smoke
+def test_resume_state_of_other_params_is_discarded(project: TinyProject, tmp_path: Path) -> None:
+    resume_dir = tmp_path / ".resume"
+
+    def interrupt(record: EpochRecord) -> None:
+        raise SimulatedKillError
+
+    with pytest.raises(SimulatedKillError):
+        train.run(project.processed, project.models("x"), resume_dir, project.params, interrupt)
+    other = project.params.model_copy(update={"lr": project.params.lr / 2})
+    seen: list[int] = []
+    train.run(
+        project.processed, project.models("x"), resume_dir, other, lambda r: seen.append(r.epoch)
+    )
+    assert seen == [1, 2, 3], "a run with a different lr must start from scratch"
+
+
+@pytest.mark.smoke
+def test_card_ties_the_model_to_its_dataset_and_params(project: TinyProject) -> None:
+    card = train.run(project.processed, project.models(), None, project.params)
+    _, loaded = load_model(project.models())
+    assert loaded == card
+    assert sorted(card.dataset.processed) == sorted(
+        f"data/processed/{p.name}" for p in project.processed.iterdir()
+    )
+    assert card.dataset.raw == {f"data/raw/{k}": v for k, v in project.params.dataset.md5.items()}
+    assert card.params["lr"] == project.params.lr
+    assert card.params["augment"] == {"hflip": True, "translate_px": 2}
+    assert 1 <= card.training.best_epoch <= card.training.epochs_run == 3
+    assert set(card.versions) >= {"python", "torch", "dvc"}
+    info = json.loads((project.processed / "dataset.json").read_text())
+    assert card.normalization == {"mean": info["mean"], "std": info["std"]}
+    assert card.classes == info["class_names"]
