@@ -130,6 +130,8 @@ def _environment(root: Path, mirror: Path) -> dict[str, str]:
     env["PYTHONPATH"] = str(root / "src")
     env[MIRROR_ENV] = str(mirror)
     env["DVC_NO_ANALYTICS"] = "1"
+    # A wide "terminal", so that tables such as `dvc exp show` print every column.
+    env["COLUMNS"] = "400"
     return env
 
 

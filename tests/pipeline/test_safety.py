@@ -19,7 +19,6 @@ IGNORED_BY_GIT = [
     "dvc_plots/index.html",
     "data/raw/train-images-idx3-ubyte.gz",
     "data/processed/train_images.npy",
-    "data/extra/sneaker/photo.png",
     "models/model.safetensors",
 ]
 KEPT_IN_GIT = ["data/extra/README.md", "data/extra/sneaker.dvc", "dvc.lock", "params.yaml"]
@@ -41,6 +40,16 @@ def test_git_ignores_venv_caches_outputs_and_renders(path: str) -> None:
 @pytest.mark.parametrize("path", KEPT_IN_GIT)
 def test_git_keeps_what_describes_a_version(path: str) -> None:
     assert not _git_ignored(path)
+
+
+def test_data_extra_is_not_ignored_as_a_whole() -> None:
+    # DVC collects data/extra/*.dvc only if its own matcher does not see data/extra/
+    # as ignored; a pattern such as /data/extra/*/ made it do so.
+    from dvc.repo import Repo as DvcRepo  # type: ignore[import-untyped]
+
+    scm = DvcRepo(str(REPO_ROOT)).scm
+    assert not scm.is_ignored(f"{REPO_ROOT}/data/extra/")
+    assert not scm.is_ignored(f"{REPO_ROOT}/data/extra/sneaker.dvc")
 
 
 def test_dvc_skips_the_venv_caches_and_renders() -> None:
