@@ -102,3 +102,21 @@ def test_a_local_directory_remote_needs_no_cloud_account(repo: Repo) -> None:
     repo.dvc("pull")
     assert repo.workspace_md5s(expected) == expected
     assert repo.git("status", "--porcelain").stdout == ""  # nothing to commit: config is local
+
+
+def test_credentials_in_the_local_config_instead_of_the_environment(pushed: Repo) -> None:
+    repo = pushed
+    s3_env = {k: repo.env.pop(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    repo.dvc("remote", "modify", "--local", "storage", "access_key_id", s3_env["AWS_ACCESS_KEY_ID"])
+    repo.dvc(
+        "remote",
+        "modify",
+        "--local",
+        "storage",
+        "secret_access_key",
+        s3_env["AWS_SECRET_ACCESS_KEY"],
+    )
+    assert "files pushed" in repo.dvc("push").stdout
+    # The secret went to .dvc/config.local, which git never sees.
+    assert repo.git("status", "--porcelain").stdout == ""
+    assert s3_env["AWS_SECRET_ACCESS_KEY"] not in (repo.root / ".dvc" / "config").read_text()
