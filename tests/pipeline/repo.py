@@ -101,6 +101,28 @@ class Repo:
         outs = (out for stage in self.lock()["stages"].values() for out in stage.get("outs", []))
         return {out["path"]: out["md5"] for out in outs if not out["md5"].endswith(".dir")}
 
+    def cached_outs(self) -> list[str]:
+        """Every output DVC keeps in its cache (files and folders), i.e. not `cache: false`."""
+        stages: dict[str, Any] = yaml.safe_load((self.root / "dvc.yaml").read_text())["stages"]
+        paths: list[str] = []
+        for stage in stages.values():
+            for kind in ("outs", "metrics", "plots"):
+                for entry in stage.get(kind, []):
+                    path, flags = (
+                        next(iter(entry.items())) if isinstance(entry, dict) else (entry, {})
+                    )
+                    if flags.get("cache", True):
+                        paths.append(path)
+        return paths
+
+    def delete_cached_outs(self) -> None:
+        """Delete the workspace copy of every cached output, as if it was never checked out."""
+        for path in map(self.root.joinpath, self.cached_outs()):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+
     def workspace_md5s(self, paths: Iterable[str]) -> dict[str, str | None]:
         """path -> md5 of the file in the workspace now (None when it is missing)."""
         return {p: md5sum(self.root / p) if (self.root / p).is_file() else None for p in paths}
