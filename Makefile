@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # DVC runs each stage's `cmd` through the shell, so `python` must be the venv's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint typecheck bench serve bench-serve browser-deps clean-venv
+.PHONY: run test lint typecheck bench serve bench-serve browser-deps hooks clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ $(STAMP): requirements.txt pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/dvc repro
+
+# Git hooks that keep DVC in step with git: post-checkout runs `dvc checkout`,
+# pre-commit `dvc status`, pre-push `dvc push` (so pushing needs remote access).
+# Opt-in, not part of `run`, because a newcomer may have no remote credentials.
+hooks: $(STAMP)
+	$(BIN)/dvc install
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -9,13 +9,14 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from apparel_classifier.download import MIRROR_ENV
+from apparel_classifier.download import MIRROR_ENV, md5sum
 from tests.fakes import REPO_ROOT, tiny_params, write_fake_raw
 
 # What a clone of the project holds that the pipeline needs (data and models come from DVC).
@@ -95,6 +96,52 @@ class Repo:
         """path -> md5 of each output of `stage`, as dvc.lock records it."""
         return {out["path"]: out["md5"] for out in self.lock()["stages"][stage]["outs"]}
 
+    def all_lock_md5s(self) -> dict[str, str]:
+        """path -> md5 of every file output of every stage, as dvc.lock records it."""
+        outs = (out for stage in self.lock()["stages"].values() for out in stage.get("outs", []))
+        return {out["path"]: out["md5"] for out in outs if not out["md5"].endswith(".dir")}
+
+    def cached_outs(self) -> list[str]:
+        """Every output DVC keeps in its cache (files and folders), i.e. not `cache: false`."""
+        stages: dict[str, Any] = yaml.safe_load((self.root / "dvc.yaml").read_text())["stages"]
+        paths: list[str] = []
+        for stage in stages.values():
+            for kind in ("outs", "metrics", "plots"):
+                for entry in stage.get(kind, []):
+                    path, flags = (
+                        next(iter(entry.items())) if isinstance(entry, dict) else (entry, {})
+                    )
+                    if flags.get("cache", True):
+                        paths.append(path)
+        return paths
+
+    def delete_cached_outs(self) -> None:
+        """Delete the workspace copy of every cached output, as if it was never checked out."""
+        for path in map(self.root.joinpath, self.cached_outs()):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+
+    def workspace_md5s(self, paths: Iterable[str]) -> dict[str, str | None]:
+        """path -> md5 of the file in the workspace now (None when it is missing)."""
+        return {p: md5sum(self.root / p) if (self.root / p).is_file() else None for p in paths}
+
+    def snapshot(self, *dirs: str) -> dict[str, str]:
+        """relative path -> md5 of every file under `dirs` (e.g. data, .dvc/cache)."""
+        return {
+            str(p.relative_to(self.root)): md5sum(p)
+            for d in dirs
+            for p in sorted((self.root / d).rglob("*"))
+            if p.is_file()
+        }
+
+
+def has_stage(repo: Repo, stage: str) -> bool:
+    """Whether the project's dvc.yaml defines `stage` (train/evaluate come with branch train)."""
+    stages: dict[str, Any] = yaml.safe_load((repo.root / "dvc.yaml").read_text())["stages"]
+    return stage in stages
+
 
 def _environment(root: Path, mirror: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DVC_", "GIT_"))}
@@ -105,6 +152,8 @@ def _environment(root: Path, mirror: Path) -> dict[str, str]:
     env["PYTHONPATH"] = str(root / "src")
     env[MIRROR_ENV] = str(mirror)
     env["DVC_NO_ANALYTICS"] = "1"
+    # A wide "terminal", so that tables such as `dvc exp show` print every column.
+    env["COLUMNS"] = "400"
     return env
 
 

@@ -37,7 +37,9 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     mirror, repo = tmp_path / "mirror", tmp_path / "repo"
     md5s = write_fake_raw(mirror, N_TRAIN, N_TEST)
     repo.mkdir()
-    for name in ("dvc.yaml", ".gitignore", ".dvcignore"):
+    # data/extra/README.md: git-tracked, so in every clone; preprocess depends on data/extra.
+    for name in ("dvc.yaml", ".gitignore", ".dvcignore", "data/extra/README.md"):
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO_ROOT / name, repo / name)
     # dvc.yaml's deps name files under src/; the stages' code itself is the installed package.
     shutil.copytree(
