@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # DVC runs each stage's `cmd` through the shell, so `python` must be the venv's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint typecheck bench serve hooks clean-venv
+.PHONY: run test lint typecheck bench serve bench-serve browser-deps hooks clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,13 +33,33 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck browser-deps
 	$(BIN)/pytest
 
 # Per-stage wall time and peak memory, training throughput and the final accuracy.
 # Re-runs the whole pipeline (a few minutes on a 2-core CPU).
 bench: $(STAMP)
 	$(BIN)/python -m apparel_classifier.benchmark
+
+# The API and web page on http://127.0.0.1:$(PORT), serving the model in $(MODEL_DIR).
+MODEL_DIR ?= models
+PORT      ?= 8000
+serve: $(STAMP)
+	$(BIN)/python -m apparel_classifier.serving --model-dir $(MODEL_DIR) --port $(PORT)
+
+# Latency (in-process and over HTTP) and batch throughput of the model in $(MODEL_DIR).
+bench-serve: $(STAMP)
+	$(BIN)/python -m apparel_classifier.serving.bench --model-dir $(MODEL_DIR)
+
+# Headless Chromium and its WebDriver for the browser test, from Debian, where missing.
+# Installed as root (CI, containers); elsewhere it says what to install and carries on,
+# and the browser test skips locally (it fails under CI=true, never silently).
+browser-deps:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
+	else echo "browser test needs Debian's chromium and chromium-driver: sudo apt-get install chromium chromium-driver"; fi
 
 clean-venv:
 	rm -rf $(VENV)

@@ -11,7 +11,9 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -23,18 +25,34 @@ from apparel_classifier.params import Params, load_params
 STAGES = ("download", "preprocess", "train", "evaluate", "baseline")
 
 
+# Runs one command and prints the peak RSS of its process tree. A small wrapper process,
+# because a child forked from this (torch-laden) process would report our RSS as its own.
+_PEAK_RSS = (
+    "import resource, subprocess, sys; "
+    "code = subprocess.call(sys.argv[1:]); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)"
+)
+
+
 def time_stage(stage: str) -> tuple[float, float]:
     """Force-run one stage; return (wall seconds, peak resident MiB of the stage's processes)."""
+    command = ["dvc", "repro", "--force", "--single-item", stage]
     started = time.perf_counter()
-    proc = subprocess.Popen(["dvc", "repro", "--force", "--single-item", stage])
-    # wait4 returns the rusage of this child and its waited-for descendants (the stage's python).
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    # dvc and the stages' `python` must be this environment's, as under `make`.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS, *command],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
     if proc.returncode != 0:
-        raise SystemExit(
-            f"benchmark: `dvc repro -f -s {stage}` failed with status {proc.returncode}"
-        )
-    return time.perf_counter() - started, usage.ru_maxrss / 1024  # Linux reports KiB
+        raise SystemExit(f"benchmark: `{' '.join(command)}` failed with status {proc.returncode}")
+    lines = proc.stdout.strip().splitlines()
+    print("\n".join(lines[:-1]))  # dvc's own output
+    return seconds, int(lines[-1]) / 1024  # Linux reports KiB
 
 
 def throughput(params: Params, batches: int, repeats: int) -> list[float]:
@@ -55,7 +73,7 @@ def throughput(params: Params, batches: int, repeats: int) -> list[float]:
         for _ in range(batches):
             batch = training.augment(x, params.augment, 0.0, generator)
             loss, _ = training.train_step(model, optimizer, batch, y, params.label_smoothing)
-        float(loss)  # waits for the device
+        loss.item()  # waits for the device
         rates.append(batches * params.batch_size / (time.perf_counter() - started))
     return rates
 
@@ -66,6 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-pipeline", action="store_true", help="only measure throughput")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     args = parser.parse_args(argv)
     params = load_params()
 
@@ -79,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.skip_pipeline:
         return
 
-    timings = {stage: time_stage(stage) for stage in STAGES}  # dvc's own output interleaves
+    timings = {stage: time_stage(stage) for stage in args.stages}  # dvc's own output interleaves
     print(f"\n{'stage':<12}{'wall s':>10}{'peak MiB':>10}")
     for stage, (seconds, peak) in timings.items():
         print(f"{stage:<12}{seconds:>10.1f}{peak:>10.0f}")

@@ -97,7 +97,7 @@ def test_card_ties_the_model_to_its_dataset_and_params(project: TinyProject) -> 
     )
     assert card.dataset.raw == {f"data/raw/{k}": v for k, v in project.params.dataset.md5.items()}
     assert card.params["lr"] == project.params.lr
-    assert card.params["augment"] == {"hflip": True, "translate_px": 2}
+    assert card.params["augment"] == project.params.augment.model_dump()
     assert 1 <= card.training.best_epoch <= card.training.epochs_run == 3
     assert set(card.versions) >= {"python", "torch", "dvc"}
     info = json.loads((project.processed / "dataset.json").read_text())

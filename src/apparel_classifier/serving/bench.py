@@ -1,0 +1,160 @@
+"""`make bench-serve`: latency of one image (in-process and over HTTP), batch throughput, load.
+
+Prints p50/p99 latencies and images per second for the model in --model-dir. The input
+is a product-photo-like PNG (a dark item on white, RGB, 112×112), as a client would send.
+"""
+
+import argparse
+import io
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import torch
+from PIL import Image
+
+from apparel_classifier.datasets import load_processed
+from apparel_classifier.errors import UserError
+from apparel_classifier.paths import MODELS_DIR, PROCESSED_DIR
+from apparel_classifier.predictor import Predictor
+from apparel_classifier.serving.launch import running_server
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Percentiles of repeated calls, in milliseconds."""
+
+    p50_ms: float
+    p99_ms: float
+    calls: int
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What concurrent clients saw: requests that succeeded, failed, and the rate."""
+
+    ok: int
+    errors: int
+    seconds: float
+    first_error: str | None
+
+    @property
+    def requests_per_s(self) -> float:
+        """Successful requests per second over the whole run."""
+        return self.ok / self.seconds
+
+
+def sample_photos(n: int, size: int = 112) -> list[bytes]:
+    """`n` product-photo-like PNGs: real test items when data/processed exists, else noise."""
+    try:
+        items = load_processed(PROCESSED_DIR, "test").images[:n]
+    except UserError:
+        items = np.random.default_rng(0).integers(0, 255, (n, 28, 28), dtype=np.uint8)
+    photos = []
+    for item in items:
+        image = Image.fromarray(255 - item).resize((size, size), Image.Resampling.BICUBIC)
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, format="PNG")
+        photos.append(buffer.getvalue())
+    return photos
+
+
+def time_calls(call: Callable[[], object], calls: int, warmup: int = 20) -> Latency:
+    """Run `call` repeatedly and return its latency percentiles."""
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000)
+    q = statistics.quantiles(times, n=100)
+    return Latency(p50_ms=statistics.median(times), p99_ms=q[98], calls=calls)
+
+
+def load_test(url: str, photo: bytes, clients: int = 8, seconds: float = 10.0) -> LoadResult:
+    """`clients` threads, each with its own keep-alive connection, POST /predict for `seconds`."""
+    counts = {"ok": 0, "errors": 0}
+    first_error: list[str] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def client() -> None:
+        with httpx.Client(base_url=url, timeout=30.0) as http:
+            while time.monotonic() < deadline:
+                try:
+                    response = http.post("/predict", files={"file": ("x.png", photo, "image/png")})
+                    ok, error = response.status_code == 200, f"HTTP {response.status_code}"
+                except httpx.HTTPError as exc:
+                    ok, error = False, repr(exc)
+                with lock:
+                    counts["ok" if ok else "errors"] += 1
+                    if not ok and not first_error:
+                        first_error.append(error)
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - start
+    return LoadResult(
+        counts["ok"], counts["errors"], elapsed, first_error[0] if first_error else None
+    )
+
+
+def batch_throughput(predictor: Predictor, photos: list[bytes], rounds: int = 3) -> float:
+    """Images per second through `predict_batch` (decode, preprocess and one forward pass)."""
+    predictor.predict_batch(photos)  # warm-up
+    start = time.perf_counter()
+    for _ in range(rounds):
+        predictor.predict_batch(photos)
+    return rounds * len(photos) / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run every measurement and print one line each."""
+    parser = argparse.ArgumentParser(prog="python -m apparel_classifier.serving.bench")
+    parser.add_argument("--model-dir", type=Path, default=MODELS_DIR)
+    parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--load-seconds", type=float, default=10.0)
+    args = parser.parse_args(argv)
+
+    photos = sample_photos(256)
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} (1 min)")
+    predictor = Predictor(args.model_dir, num_threads=1)
+    one = time_calls(lambda: predictor.predict(photos[0]), args.calls)
+    print(f"in-process, 1 image (112×112 PNG): p50 {one.p50_ms:.2f} ms, p99 {one.p99_ms:.2f} ms")
+    for threads in sorted({1, os.cpu_count() or 1}):
+        torch.set_num_threads(threads)
+        rate = batch_throughput(predictor, photos)
+        print(f"in-process, batch of {len(photos)} ({threads} threads): {rate:,.0f} images/s")
+    torch.set_num_threads(1)
+
+    with running_server(args.model_dir) as url, httpx.Client(base_url=url) as http:
+        upload = {"file": ("x.png", photos[0], "image/png")}
+        web = time_calls(lambda: http.post("/predict", files=upload).raise_for_status(), args.calls)
+        print(f"HTTP, 1 image (keep-alive): p50 {web.p50_ms:.2f} ms, p99 {web.p99_ms:.2f} ms")
+        batch = [("files", (f"{i}.png", p, "image/png")) for i, p in enumerate(photos[:32])]
+        per_batch = time_calls(
+            lambda: http.post("/predict/batch", files=batch).raise_for_status(), 30, 3
+        )
+        rate = len(batch) * 1000 / per_batch.p50_ms
+        print(f"HTTP, batch of {len(batch)}: p50 {per_batch.p50_ms:.1f} ms = {rate:,.0f} images/s")
+        load = load_test(url, photos[0], clients=8, seconds=args.load_seconds)
+        print(
+            f"HTTP load, 8 clients × {load.seconds:.0f} s: {load.requests_per_s:,.0f} requests/s, "
+            f"{load.ok} ok, {load.errors} errors"
+        )
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""The predictor: every input kind gives the same answer, and every bad input a clear error."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from apparel_classifier.datasets import CLASS_NAMES
+from apparel_classifier.errors import UserError
+from apparel_classifier.images import (
+    CorruptImageError,
+    EmptyImageError,
+    ImageError,
+    NotAnImageError,
+)
+from apparel_classifier.model_card import CARD_FILE, WEIGHTS_FILE
+from apparel_classifier.predictor import Prediction, Predictor
+from tests.fake_models import save_tiny_model
+from tests.images import encode, fashion_item, product_photo
+
+pytestmark = pytest.mark.unit
+
+
+def test_prediction_has_category_id_confidence_and_probabilities(predictor: Predictor) -> None:
+    p = predictor.predict(fashion_item(3))
+    assert isinstance(p, Prediction)
+    assert p.category == CLASS_NAMES[p.class_id]
+    assert len(p.probabilities) == len(CLASS_NAMES)
+    assert sum(p.probabilities) == pytest.approx(1.0, abs=1e-5)
+    assert p.confidence == max(p.probabilities) == p.probabilities[p.class_id]
+    with pytest.raises(AttributeError):
+        p.category = "Bag"  # type: ignore[misc]  # frozen
+
+
+def test_tiny_model_has_learned_the_fake_classes(predictor: Predictor) -> None:
+    # Guards the fixture itself: the input-kind tests below compare against a meaningful answer.
+    hits = [predictor.predict(fashion_item(k, seed=7)).class_id == k for k in range(10)]
+    assert sum(hits) >= 8
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mode"),
+    [
+        (f, m)
+        for f in ("PNG", "JPEG", "WEBP")
+        for m in ("RGB", "L", "RGBA")
+        if (f, m) != ("JPEG", "RGBA")
+    ],
+)
+def test_every_encoding_and_mode_gives_the_same_class(
+    predictor: Predictor, tmp_path: Path, fmt: str, mode: str
+) -> None:
+    item = fashion_item(5)
+    expected = predictor.predict(item).class_id
+    photo = product_photo(item, size=140, mode=mode)
+    data = encode(photo, fmt)
+    path = tmp_path / f"photo.{fmt.lower()}"
+    path.write_bytes(data)
+    for source in (path, str(path), data, photo, np.asarray(photo)):
+        assert predictor.predict(source).class_id == expected, type(source)
+
+
+def test_any_size_and_aspect_ratio(predictor: Predictor) -> None:
+    item = fashion_item(1)
+    expected = predictor.predict(item).class_id
+    for size in (28, 57, 300, 1000):  # smaller would blur the fake classes, bars 2 px apart
+        assert predictor.predict(product_photo(item, size=size)).class_id == expected, size
+    wide = Image.new("RGB", (600, 200), "white")
+    wide.paste(product_photo(item, size=200), (200, 0))  # the item in the middle of a banner
+    assert predictor.predict(wide).class_id == expected
+
+
+def test_batch_matches_single_predictions(predictor: Predictor) -> None:
+    photos = [encode(product_photo(fashion_item(k)), "PNG") for k in range(10)]
+    batch = predictor.predict_batch(photos)
+    singles = [predictor.predict(p) for p in photos]
+    assert [b.class_id for b in batch] == [s.class_id for s in singles]
+    np.testing.assert_allclose(
+        [b.probabilities for b in batch], [s.probabilities for s in singles], atol=1e-5
+    )
+    assert predictor.predict_batch([]) == []
+
+
+def test_blank_image_still_gets_an_answer(predictor: Predictor) -> None:
+    p = predictor.predict(Image.new("RGB", (64, 64), "white"))
+    assert 0.0 <= p.confidence <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("source", "error", "words"),
+    [
+        (b"", EmptyImageError, "empty"),
+        (b"hello, this is text", NotAnImageError, "not an image"),
+        (
+            encode(product_photo(fashion_item()), "PNG")[:200],
+            CorruptImageError,
+            "cannot be decoded",
+        ),
+        (np.zeros((28, 28), dtype=np.float32), ImageError, "uint8"),
+        (np.zeros((28, 28, 2), dtype=np.uint8), ImageError, "shape"),
+        (np.zeros((0, 28), dtype=np.uint8), EmptyImageError, "no pixels"),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(
+    predictor: Predictor, source: object, error: type[Exception], words: str
+) -> None:
+    with pytest.raises(error, match=words):
+        predictor.predict(source)  # type: ignore[arg-type]
+
+
+def test_missing_file_names_the_path(predictor: Predictor, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.png"
+    with pytest.raises(ImageError, match=r"nope\.png"):
+        predictor.predict(missing)
+
+
+def test_bad_image_in_a_batch_is_named(predictor: Predictor) -> None:
+    good = encode(product_photo(fashion_item()), "PNG")
+    with pytest.raises(NotAnImageError, match="image 2"):
+        predictor.predict_batch([good, b"not an image"])
+
+
+def test_unsupported_type_is_a_type_error(predictor: Predictor) -> None:
+    with pytest.raises(TypeError, match="list"):
+        predictor.predict([1, 2, 3])  # type: ignore[arg-type]
+
+
+def _copy(model_dir: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "models"
+    shutil.copytree(model_dir, target)
+    return target
+
+
+def test_missing_model_dir_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="not found: train a model first"):
+        Predictor(tmp_path / "models")
+
+
+def test_missing_weights_is_a_clear_error(tiny_model_dir: Path, tmp_path: Path) -> None:
+    model_dir = _copy(tiny_model_dir, tmp_path)
+    (model_dir / WEIGHTS_FILE).unlink()
+    with pytest.raises(UserError, match=r"model\.safetensors not found"):
+        Predictor(model_dir)
+
+
+def test_corrupt_weights_are_a_clear_error(tiny_model_dir: Path, tmp_path: Path) -> None:
+    model_dir = _copy(tiny_model_dir, tmp_path)
+    weights = model_dir / WEIGHTS_FILE
+    weights.write_bytes(weights.read_bytes()[:-100])
+    with pytest.raises(UserError, match="does not match its card"):
+        Predictor(model_dir)
+
+
+def test_corrupt_card_is_a_clear_error(tiny_model_dir: Path, tmp_path: Path) -> None:
+    model_dir = _copy(tiny_model_dir, tmp_path)
+    (model_dir / CARD_FILE).write_text("{not json")
+    with pytest.raises(UserError, match="not a valid model card"):
+        Predictor(model_dir)
+
+
+def test_card_of_other_weights_is_a_clear_error(tiny_model_dir: Path, tmp_path: Path) -> None:
+    other = save_tiny_model(tmp_path / "other", width=4)
+    model_dir = _copy(tiny_model_dir, tmp_path)
+    shutil.copy(tmp_path / "other" / CARD_FILE, model_dir / CARD_FILE)
+    assert other.model.weights_md5 != ""
+    with pytest.raises(UserError, match="does not match its card"):
+        Predictor(model_dir)

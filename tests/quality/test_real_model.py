@@ -1,0 +1,31 @@
+"""The real model on the real test set clears the project's target (after `make run`)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from apparel_classifier import paths
+from apparel_classifier.quality_gate import MIN_ACCURACY
+from apparel_classifier.stages import evaluate
+from tests.fakes import REPO_ROOT
+
+pytestmark = pytest.mark.quality
+
+
+@pytest.fixture
+def trained_project(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not (REPO_ROOT / paths.MODELS_DIR / "model_card.json").is_file():
+        pytest.skip("no trained model: run `make run` first")
+    monkeypatch.chdir(REPO_ROOT)
+
+
+@pytest.mark.usefixtures("trained_project")
+def test_real_model_reaches_the_target_and_beats_the_baseline(tmp_path: Path) -> None:
+    # Re-evaluates from the weights (not from metrics.json), into a scratch directory.
+    metrics = evaluate.run(
+        paths.PROCESSED_DIR, paths.MODELS_DIR, tmp_path / "metrics.json", tmp_path, 1000, 4
+    )
+    assert metrics["accuracy"] >= MIN_ACCURACY
+    baseline = json.loads((REPO_ROOT / paths.BASELINE_METRICS_FILE).read_text())
+    assert metrics["accuracy"] > baseline["accuracy"]
