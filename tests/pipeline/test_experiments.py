@@ -19,7 +19,7 @@ WEIGHTS = "models/model.safetensors"
 def trained(tmp_path: Path) -> Repo:
     # More epochs than the other pipeline tests, so that training clearly
     # dominates DVC's own overhead when the run cache is put to the test.
-    repo = make_repo(tmp_path, epochs=8)
+    repo = make_repo(tmp_path, epochs=8, lr=0.05)
     if not has_stage(repo, "train"):
         pytest.skip("the train and evaluate stages (branch train) are not merged yet")
     repo.dvc("repro")
