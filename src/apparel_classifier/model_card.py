@@ -91,7 +91,10 @@ def git_info(cwd: Path = Path()) -> GitInfo:
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
         ).stdout.strip()
         status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            # dvc.lock and the git-tracked metrics are rewritten by the pipeline itself
+            # while it runs; only changes to code, params and the rest make a tree dirty.
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+             ":!dvc.lock", ":!metrics"],
             cwd=cwd, capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
     except (OSError, subprocess.CalledProcessError):
