@@ -1,22 +1,17 @@
 """Model artifacts for tests and development, written with the real `save_model` contract.
 
 `save_tiny_model` gives a small FashionCNN trained for a few steps on `fakes` data (a
-second, no real data needed). `python -m tests.fake_models [models]` trains a width-32
-network for a few epochs on data/processed: a stand-in until the `train` stage exists.
+second, no real data needed), for the predictor and serving tests.
 """
 
-import json
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from apparel_classifier import __version__, paths
-from apparel_classifier.datasets import CLASS_NAMES, load_processed, processed_files
-from apparel_classifier.download import md5sum
+from apparel_classifier import __version__
+from apparel_classifier.datasets import CLASS_NAMES
 from apparel_classifier.model_card import (
     DatasetInfo,
     GitInfo,
@@ -112,32 +107,3 @@ def save_tiny_model(model_dir: Path, width: int = 8, epochs: int = 3) -> ModelCa
     fake_data = {"fake/train_images.npy": "0" * 32}
     card = _card(model, width=width, processed=fake_data, mean=mean, std=std, epochs=epochs)
     return save_model(model_dir, model, card)
-
-
-def train_dev_model(model_dir: Path, epochs: int = 3, width: int = 32) -> ModelCard:
-    """Train FashionCNN on data/processed for a few epochs (about 20 s each on 2 CPU cores)."""
-    torch.manual_seed(0)
-    info = json.loads(processed_files(paths.PROCESSED_DIR)["dataset"].read_text())
-    train, val = (
-        load_processed(paths.PROCESSED_DIR, "train"),
-        load_processed(paths.PROCESSED_DIR, "val"),
-    )
-    model = FashionCNN(num_classes=len(CLASS_NAMES), width=width)
-    start = time.perf_counter()
-    _fit(model, train.images, train.labels, epochs=epochs, mean=info["mean"], std=info["std"])
-    seconds = time.perf_counter() - start
-    with torch.inference_mode():
-        logits = model(normalize(torch.from_numpy(val.images), info["mean"], info["std"]))
-    val_accuracy = float((logits.argmax(1).numpy() == val.labels).mean())
-    processed = {str(p): md5sum(p) for p in processed_files(paths.PROCESSED_DIR).values()}
-    card = _card(
-        model, width=width, processed=processed, mean=info["mean"], std=info["std"], epochs=epochs,
-        seconds=seconds, val_accuracy=val_accuracy,
-    )  # fmt: skip
-    return save_model(model_dir, model, card)
-
-
-if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else paths.MODELS_DIR
-    saved = train_dev_model(target)
-    print(f"saved {target}: val accuracy {saved.training.val_accuracy:.4f}")

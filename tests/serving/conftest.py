@@ -6,18 +6,10 @@ from pathlib import Path
 import pytest
 
 from apparel_classifier.serving.launch import running_server
-from tests.fake_models import save_tiny_model
 
 # Small limits, so the rejection paths are cheap to reach; the defaults are tested directly.
 MAX_UPLOAD_BYTES = 50_000
 MAX_BATCH = 4
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    model_dir = tmp_path_factory.mktemp("models")
-    save_tiny_model(model_dir)
-    return model_dir
 
 
 @pytest.fixture(scope="session")
