@@ -27,8 +27,8 @@ hooks: $(STAMP)
 	$(BIN)/dvc install
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff format --check src tests tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -39,7 +39,7 @@ test: lint typecheck browser-deps
 # Per-stage wall time and peak memory, training throughput and the final accuracy.
 # Re-runs the whole pipeline (a few minutes on a 2-core CPU).
 bench: $(STAMP)
-	$(BIN)/python -m apparel_classifier.benchmark
+	$(BIN)/python -m tools.bench_pipeline
 
 # The API and web page on http://127.0.0.1:$(PORT), serving the model in $(MODEL_DIR).
 MODEL_DIR ?= models
@@ -49,7 +49,7 @@ serve: $(STAMP)
 
 # Latency (in-process and over HTTP) and batch throughput of the model in $(MODEL_DIR).
 bench-serve: $(STAMP)
-	$(BIN)/python -m apparel_classifier.serving.bench --model-dir $(MODEL_DIR)
+	$(BIN)/python -m tools.bench_serving --model-dir $(MODEL_DIR)
 
 # Headless Chromium and its WebDriver for the browser test, from Debian, where missing.
 # Installed as root (CI, containers); elsewhere it says what to install and carries on,

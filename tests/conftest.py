@@ -1,10 +1,23 @@
-"""Fixtures shared across test groups."""
+"""Fixtures shared across test groups, and the rule that a test's folder is its marker."""
 
 from pathlib import Path
 
 import pytest
 
 from tests.fake_models import save_tiny_model
+
+TESTS_DIR = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with the name of its folder: `pytest -m serving` runs tests/serving/.
+
+    Folders and markers cannot disagree this way; a new folder must be registered as a
+    marker in pyproject.toml, or --strict-markers stops the run.
+    """
+    for item in items:
+        group = item.path.relative_to(TESTS_DIR).parts[0]
+        item.add_marker(getattr(pytest.mark, group))
 
 
 @pytest.fixture(scope="session")

@@ -10,20 +10,19 @@ import numpy as np
 import torch
 
 from apparel_classifier import __version__
-from apparel_classifier.datasets import CLASS_NAMES, RAW_FILES
+from apparel_classifier.fashion_mnist import CLASS_NAMES, RAW_FILES
 from apparel_classifier.model_card import (
+    CodeInfo,
     DatasetInfo,
-    GitInfo,
     ModelCard,
     ModelInfo,
     TrainingInfo,
-    git_info,
     save_model,
 )
 from apparel_classifier.networks import FashionCNN
 from apparel_classifier.params import parse_params
-from apparel_classifier.preprocessing import normalize
 from apparel_classifier.training import fit, make_deterministic
+from apparel_classifier.transforms import normalize
 from tests.fakes import fake_split, tiny_params
 
 
@@ -47,7 +46,7 @@ def _card(
         ),
         dataset=DatasetInfo(processed=processed, raw={}),
         params={"epochs": epochs, "width": width},
-        git=git_info() if processed else GitInfo(commit=None, dirty=False),
+        code=CodeInfo(digest="f" * 64, files=[]),
         versions={"apparel_classifier": __version__, "torch": torch.__version__},
         classes=list(CLASS_NAMES),
         normalization={"mean": mean, "std": std},
@@ -56,7 +55,6 @@ def _card(
             epochs_run=epochs,
             val_loss=0.0,
             val_accuracy=0.0,
-            train_seconds=0.0,
             device="cpu",
         ),
     )

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from apparel_classifier.datasets import NUM_CLASSES, RAW_FILES
+from apparel_classifier.fashion_mnist import NUM_CLASSES, RAW_FILES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

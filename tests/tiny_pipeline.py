@@ -31,11 +31,6 @@ def make_tiny_project(root: Path, seed: int = 0, **overrides: Any) -> TinyProjec
     md5 = write_fake_raw(root / "data" / "raw", N_TRAIN, N_TEST, seed=seed)
     params = parse_params(tiny_params(md5, N_TRAIN, N_TEST, **overrides))
     preprocess.run(
-        root / "data" / "raw",
-        root / "data" / "processed",
-        N_TRAIN,
-        N_TEST,
-        params.preprocess.val_fraction,
-        params.preprocess.seed,
+        root / "data" / "raw", root / "data" / "processed", params.dataset, params.preprocess
     )
     return TinyProject(root=root, params=params)

@@ -6,7 +6,6 @@ renamed into place only once every one of them has been fetched and verified,
 so a failure leaves the destination directory exactly as it was.
 """
 
-import hashlib
 import http.client
 import logging
 import os
@@ -23,6 +22,7 @@ from typing import BinaryIO
 from tqdm import tqdm
 
 from apparel_classifier.errors import UserError
+from apparel_classifier.fileio import md5sum
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +41,6 @@ class _FileUnavailableError(Exception):
 
 class _MirrorDownError(Exception):
     """This mirror cannot be reached at all: skip it for the remaining files too."""
-
-
-def md5sum(path: Path) -> str:
-    """MD5 of a file, read in chunks."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def mirrors_from_env(public: Sequence[str], environ: Mapping[str, str] = os.environ) -> list[str]:

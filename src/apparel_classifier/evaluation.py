@@ -5,18 +5,17 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812 (the conventional name)
 from PIL import Image, ImageDraw, ImageFont
 from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_recall_fscore_support
 from torch import Tensor, nn
 
+from apparel_classifier.networks import predict_logits
 
-@torch.no_grad()
+
 def predict_proba(model: nn.Module, x: Tensor, batch_size: int) -> np.ndarray:
-    """Class probabilities (N, C) for normalised images `x` (N, 1, 28, 28), in eval mode."""
-    model.eval()
-    chunks = [F.softmax(model(x[i : i + batch_size]), dim=1) for i in range(0, len(x), batch_size)]
-    probs = torch.cat(chunks).cpu().numpy().astype(np.float64)
+    """Class probabilities (N, C) as float64 for normalised images `x` (N, 1, 28, 28)."""
+    logits = predict_logits(model, x, batch_size)
+    probs = torch.softmax(logits, dim=1).cpu().numpy().astype(np.float64)
     return probs / probs.sum(axis=1, keepdims=True)  # float32 softmax rows sum to 1 ± 1e-7 only
 
 

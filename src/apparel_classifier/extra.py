@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from apparel_classifier.datasets import EXTRA_FOLDERS, IMAGE_SIZE, Split
-from apparel_classifier.preprocessing import to_fashion_mnist
+from apparel_classifier.fashion_mnist import EXTRA_FOLDERS, IMAGE_SIZE
+from apparel_classifier.splits import Split
+from apparel_classifier.transforms import to_fashion_mnist
 
 log = logging.getLogger(__name__)
 

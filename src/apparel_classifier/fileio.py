@@ -1,5 +1,6 @@
-"""Atomic file writing: outputs appear whole or not at all."""
+"""File helpers: atomic writes (outputs appear whole or not at all) and content hashing."""
 
+import hashlib
 import json
 import os
 import tempfile
@@ -9,6 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+_CHUNK = 1 << 16
+
+
+def md5sum(path: Path) -> str:
+    """MD5 of a file, read in chunks: the hash DVC records for it in dvc.lock."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 @contextmanager

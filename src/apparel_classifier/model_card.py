@@ -7,10 +7,14 @@ models/
 The card names the dataset by the MD5 of every processed file (the very MD5s
 dvc.lock records for the `preprocess` outputs) and of the raw files, so anyone
 holding only models/ can find that dataset version with DVC.
+
+It holds only what the inputs decide (data, params, code, library versions and
+what training made of them), so reproducing a run reproduces the card byte for
+byte and `models/` keeps its hash in dvc.lock. Wall time, host and the commit a
+run started from go to the run log instead (see `runlog`).
 """
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +24,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from apparel_classifier.download import md5sum
 from apparel_classifier.errors import UserError
-from apparel_classifier.fileio import atomic_path, write_json
+from apparel_classifier.fileio import atomic_path, md5sum, write_json
 from apparel_classifier.networks import FashionCNN
 from apparel_classifier.paths import PROCESSED_DIR
 
@@ -52,54 +55,35 @@ class DatasetInfo(_Part):
     raw: dict[str, str]
 
 
-class GitInfo(_Part):
-    """The code version; `dirty` when the work tree had uncommitted changes."""
+class CodeInfo(_Part):
+    """The code that shaped training: SHA-256 over the `train` stage's Python deps in dvc.yaml."""
 
-    commit: str | None
-    dirty: bool
+    digest: str
+    files: list[str]
 
 
 class TrainingInfo(_Part):
-    """How training went: the kept (best) epoch and its validation metrics."""
+    """What training made of its inputs: the kept (best) epoch and its validation metrics."""
 
     best_epoch: int
     epochs_run: int
     val_loss: float
     val_accuracy: float
-    train_seconds: float
     device: str
 
 
 class ModelCard(_Part):
     """Everything needed to trust, reproduce and serve a model."""
 
-    schema_version: int = 1
+    schema_version: int = 2
     model: ModelInfo
     dataset: DatasetInfo
     params: dict[str, Any]
-    git: GitInfo
+    code: CodeInfo
     versions: dict[str, str]
     classes: list[str]
     normalization: dict[str, float]  # {"mean": ..., "std": ...} of the training split
     training: TrainingInfo
-
-
-def git_info(cwd: Path = Path()) -> GitInfo:
-    """The current commit and whether the tree is dirty; commit None outside a git repository."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        status = subprocess.run(
-            # dvc.lock and the git-tracked metrics are rewritten by the pipeline itself
-            # while it runs; only changes to code, params and the rest make a tree dirty.
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-             ":!dvc.lock", ":!metrics"],
-            cwd=cwd, capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        return GitInfo(commit=None, dirty=False)
-    return GitInfo(commit=commit, dirty=bool(status.strip()))
 
 
 def save_model(model_dir: Path, model: nn.Module, card: ModelCard) -> ModelCard:

@@ -1,5 +1,6 @@
-"""Network architectures: plain nn.Modules built from explicit arguments."""
+"""Network architectures (plain nn.Modules built from explicit arguments) and how to run them."""
 
+import torch
 from torch import Tensor, nn
 
 
@@ -34,3 +35,18 @@ class FashionCNN(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Logits (B, num_classes) for normalised images (B, 1, 28, 28)."""
         return self.classifier(self.features(x))
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: Tensor, batch_size: int) -> Tensor:
+    """Logits (N, classes) for N >= 1 normalised images `x` (N, 1, 28, 28), in eval mode.
+
+    The project's one inference loop: validation during training, the `evaluate`
+    stage and the predictor all call it. The model's train/eval mode is restored.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+    finally:
+        model.train(was_training)

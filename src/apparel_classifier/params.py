@@ -2,7 +2,9 @@
 
 Training hyperparameters sit at the top level of params.yaml so that the
 documented experiment command `dvc exp run -S lr=0.01` works exactly as written
-(DVC's `-S` addresses keys by their dotted path).
+(DVC's `-S` addresses keys by their dotted path). They are still one typed
+section, `TrainingParams`, which `Params` extends; its field names are the one
+list of training keys (dvc.yaml's `train` stage is checked against it by a test).
 """
 
 from pathlib import Path
@@ -15,7 +17,6 @@ from apparel_classifier.errors import UserError
 from apparel_classifier.paths import PARAMS_FILE
 
 Md5 = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
-Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
 PositiveInt = Annotated[int, Field(ge=1)]
 
 
@@ -54,6 +55,27 @@ class AugmentParams(_Section):
     translate_px: Annotated[int, Field(ge=0, le=8)]
 
 
+class TrainingParams(_Section):
+    """Everything that shapes the trained weights (the top-level keys of params.yaml)."""
+
+    seed: Annotated[int, Field(ge=0)]
+    device: Literal["auto", "cpu", "cuda"]
+    epochs: Annotated[int, Field(ge=1, le=1000)]
+    batch_size: Annotated[int, Field(ge=1, le=65536)]
+    lr: Annotated[float, Field(gt=0.0, le=10.0)]
+    warmup_fraction: Annotated[float, Field(gt=0.0, lt=1.0)]
+    momentum: Annotated[float, Field(ge=0.0, lt=1.0)]
+    weight_decay: Annotated[float, Field(ge=0.0, lt=1.0)]
+    label_smoothing: Annotated[float, Field(ge=0.0, lt=1.0)]
+    width: Annotated[int, Field(ge=1, le=512)]
+    augment: AugmentParams
+    val_batch_size: Annotated[int, Field(ge=1, le=65536)]
+
+
+# The training keys, in params.yaml's order: the model card and the resume key record these.
+TRAINING_KEYS: tuple[str, ...] = tuple(TrainingParams.model_fields)
+
+
 class EvaluateParams(_Section):
     """Knobs of the `evaluate` stage."""
 
@@ -68,27 +90,19 @@ class BaselineParams(_Section):
     c: Annotated[float, Field(gt=0)]
 
 
-class Params(_Section):
-    """The whole of params.yaml."""
+class Params(TrainingParams):
+    """The whole of params.yaml: the training keys (inherited) and one section per stage."""
 
     dataset: DatasetParams
     download: DownloadParams
     preprocess: PreprocessParams
-
-    # Training (top level, see the module docstring).
-    seed: Annotated[int, Field(ge=0)]
-    device: Literal["auto", "cpu", "cuda"]
-    epochs: Annotated[int, Field(ge=1, le=1000)]
-    batch_size: Annotated[int, Field(ge=1, le=65536)]
-    lr: Annotated[float, Field(gt=0.0, le=10.0)]
-    momentum: Annotated[float, Field(ge=0.0, lt=1.0)]
-    weight_decay: Annotated[float, Field(ge=0.0, lt=1.0)]
-    label_smoothing: Annotated[float, Field(ge=0.0, lt=1.0)]
-    width: Annotated[int, Field(ge=1, le=512)]
-    augment: AugmentParams
-
     evaluate: EvaluateParams
     baseline: BaselineParams
+
+    @property
+    def training(self) -> TrainingParams:
+        """The training keys alone, as their own typed section."""
+        return TrainingParams(**{key: getattr(self, key) for key in TRAINING_KEYS})
 
 
 def _describe(err: dict[str, Any]) -> str:

@@ -18,5 +18,8 @@ BASELINE_METRICS_FILE = METRICS_DIR / "baseline.json"  # the scikit-learn baseli
 TRAIN_LOG_DIR = METRICS_DIR / "train"  # DVCLive's per-epoch learning curves (git-tracked)
 
 # Training resume state lives outside every DVC output so that DVC's run cache
-# stays usable for `train` (see apparel_classifier.checkpoints).
+# stays usable for `train` (see apparel_classifier.resume).
 RESUME_DIR = Path(".resume")
+
+# Run-specific facts (wall time, host, commit): git-ignored, outside DVC's outputs (see runlog).
+TRAIN_RUN_LOG = Path("logs") / "train_runs.jsonl"

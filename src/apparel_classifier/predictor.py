@@ -10,8 +10,9 @@ import torch
 
 from apparel_classifier.images import ImageSource, load_image
 from apparel_classifier.model_card import load_model
+from apparel_classifier.networks import predict_logits
 from apparel_classifier.paths import MODELS_DIR
-from apparel_classifier.preprocessing import normalize, to_fashion_mnist
+from apparel_classifier.transforms import normalize, to_fashion_mnist
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ class Prediction:
 class Predictor:
     """Loads models/ (weights + card, checked against each other) once, then predicts.
 
-    Every input goes through `preprocessing.to_fashion_mnist` and `normalize`, the very
+    Every input goes through `transforms.to_fashion_mnist` and `normalize`, the very
     functions training uses, so serving cannot drift from training.
     """
 
@@ -45,9 +46,9 @@ class Predictor:
         self._mean = self.card.normalization["mean"]
         self._std = self.card.normalization["std"]
         log.info(
-            "loaded %s (weights %s, commit %s) from %s",
+            "loaded %s (weights %s, code %s) from %s",
             self.card.model.architecture, self.card.model.weights_md5[:8],
-            (self.card.git.commit or "unknown")[:8], model_dir,
+            self.card.code.digest[:8], model_dir,
         )  # fmt: skip
 
     def preprocess(self, source: ImageSource, name: str = "image") -> np.ndarray:
@@ -72,11 +73,11 @@ class Predictor:
         arrays = [self.preprocess(s, n) for s, n in zip(sources, names, strict=True)]
         return self.predict_arrays(np.stack(arrays))  # N × (28, 28) -> (N, 28, 28)
 
-    @torch.inference_mode()
     def predict_arrays(self, images: np.ndarray) -> list[Prediction]:
         """Classify already preprocessed Fashion-MNIST images: uint8 (N, 28, 28), light on black."""
         x = normalize(torch.from_numpy(images), self._mean, self._std).to(self.device)
-        probs = torch.softmax(self.model(x).float(), dim=1).cpu().numpy()  # (N, classes)
+        logits = predict_logits(self.model, x, batch_size=len(x))
+        probs = torch.softmax(logits.float(), dim=1).cpu().numpy()  # (N, classes)
         ids = probs.argmax(axis=1)
         return [
             Prediction(

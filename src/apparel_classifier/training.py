@@ -4,7 +4,7 @@ Reproducibility is by construction, so that a resumed run equals an
 uninterrupted one bit for bit: every random draw of epoch `e` (shuffling,
 augmentation) comes from a generator seeded with (seed, e), and everything else
 that evolves (weights, optimiser, schedule, best-so-far) is saved after each
-epoch by `checkpoints.ResumeStore`.
+epoch by `resume.ResumeStore`.
 """
 
 import logging
@@ -19,22 +19,11 @@ import torch.nn.functional as F  # noqa: N812 (the conventional name)
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from apparel_classifier.checkpoints import ResumeStore
-from apparel_classifier.params import AugmentParams, Params
+from apparel_classifier.networks import predict_logits
+from apparel_classifier.params import AugmentParams, TrainingParams
+from apparel_classifier.resume import ResumeStore
 
 log = logging.getLogger(__name__)
-
-# The params.yaml keys that shape training (top level, see params.py).
-TRAINING_KEYS = (
-    "seed", "device", "epochs", "batch_size", "lr", "momentum",
-    "weight_decay", "label_smoothing", "width", "augment",
-)  # fmt: skip
-
-
-def training_params(params: Params) -> dict[str, Any]:
-    """The training subset of params.yaml, as plain JSON-able values."""
-    dumped = params.model_dump(mode="json")
-    return {key: dumped[key] for key in TRAINING_KEYS}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -60,10 +49,15 @@ def make_deterministic(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of one epoch's random draws: distinct streams for nearby (seed, epoch) pairs."""
+    return seed * 1_000_003 + epoch
+
+
 def epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
     """The one source of randomness of an epoch: depends on (seed, epoch) only."""
     generator = torch.Generator(device=device)
-    generator.manual_seed(seed * 1_000_003 + epoch)  # distinct streams for nearby seeds
+    generator.manual_seed(epoch_seed(seed, epoch))
     return generator
 
 
@@ -110,18 +104,11 @@ class FitResult:
     resumed_from_epoch: int = 0
 
 
-@torch.no_grad()
 def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of `model` on normalised images `x` (N, 1, 28, 28)."""
-    model.eval()
-    loss_sum, correct = 0.0, 0
-    for start in range(0, len(y), batch_size):
-        logits = model(x[start : start + batch_size])
-        target = y[start : start + batch_size]
-        loss_sum += F.cross_entropy(logits, target, reduction="sum").item()
-        correct += int((logits.argmax(1) == target).sum())
-    model.train()
-    return loss_sum / len(y), correct / len(y)
+    logits = predict_logits(model, x, batch_size)
+    loss = F.cross_entropy(logits, y).item()
+    return loss, float((logits.argmax(1) == y).float().mean())
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
@@ -130,7 +117,7 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 
 
 def build_optimizer(
-    model: nn.Module, params: Params, total_steps: int
+    model: nn.Module, params: TrainingParams, total_steps: int
 ) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.OneCycleLR]:
     """SGD with Nesterov momentum under a one-cycle schedule peaking at `lr`.
 
@@ -145,7 +132,11 @@ def build_optimizer(
         weight_decay=params.weight_decay,
     )
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=params.lr, total_steps=total_steps, pct_start=0.25, cycle_momentum=False
+        optimizer,
+        max_lr=params.lr,
+        total_steps=total_steps,
+        pct_start=params.warmup_fraction,
+        cycle_momentum=False,
     )
     return optimizer, scheduler
 
@@ -205,7 +196,7 @@ def fit(
     model: nn.Module,
     train: tuple[Tensor, Tensor],
     val: tuple[Tensor, Tensor],
-    params: Params,
+    params: TrainingParams,
     background: float,
     store: ResumeStore | None = None,
     on_epoch_end: Callable[[EpochRecord], None] | None = None,
@@ -243,7 +234,7 @@ def fit(
     for epoch in epochs:
         started = time.perf_counter()
         generator = epoch_generator(params.seed, epoch, device)
-        torch.manual_seed(params.seed * 1_000_003 + epoch)  # any global draw is per-epoch too
+        torch.manual_seed(epoch_seed(params.seed, epoch))  # any global draw is per-epoch too
         order = torch.randperm(len(y_train), device=device, generator=generator)
         loss_sum, correct, seen = torch.zeros((), device=device), torch.zeros((), device=device), 0
         for step in tqdm(
@@ -259,7 +250,7 @@ def fit(
             correct += (logits.argmax(1) == y).sum()
             seen += len(y)
 
-        val_loss, val_acc = evaluate(model, *val, batch_size=1024)
+        val_loss, val_acc = evaluate(model, *val, batch_size=params.val_batch_size)
         record = EpochRecord(
             epoch=epoch,
             train_loss=float(loss_sum) / seen,

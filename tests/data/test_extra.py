@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apparel_classifier.datasets import EXTRA_FOLDERS, NUM_CLASSES
 from apparel_classifier.extra import load_extra
+from apparel_classifier.fashion_mnist import EXTRA_FOLDERS, NUM_CLASSES
+from apparel_classifier.params import parse_params
 from apparel_classifier.stages import preprocess
-from tests.fakes import write_fake_raw
-
-pytestmark = pytest.mark.data
+from tests.fakes import tiny_params, write_fake_raw
 
 
 def write_photo(path: Path, size: tuple[int, int] = (60, 90)) -> None:
@@ -73,9 +72,9 @@ def test_missing_extra_dir_means_no_extra_images(tmp_path: Path) -> None:
 
 def test_extra_images_join_the_training_split_only(extra_dir: Path, tmp_path: Path) -> None:
     raw = tmp_path / "raw"
-    write_fake_raw(raw)
-    plain = preprocess.run(raw, tmp_path / "a", 200, 100, 0.1, seed=42)
-    info = preprocess.run(raw, tmp_path / "b", 200, 100, 0.1, seed=42, extra_dir=extra_dir)
+    params = parse_params(tiny_params(write_fake_raw(raw)))
+    plain = preprocess.run(raw, tmp_path / "a", params.dataset, params.preprocess)
+    info = preprocess.run(raw, tmp_path / "b", params.dataset, params.preprocess, extra_dir)
 
     assert sum(info["counts"]["train"].values()) == sum(plain["counts"]["train"].values()) + 3
     assert info["counts"]["val"] == plain["counts"]["val"]

@@ -7,25 +7,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from apparel_classifier.datasets import (
-    NUM_CLASSES,
-    RAW_FILES,
-    SchemaError,
-    Split,
-    processed_files,
-    split_train_val,
-    validate,
-)
+from apparel_classifier.fashion_mnist import NUM_CLASSES, RAW_FILES
+from apparel_classifier.params import DatasetParams, PreprocessParams
+from apparel_classifier.preprocessing import split_train_val
+from apparel_classifier.schema import SchemaError, validate
+from apparel_classifier.splits import Split, processed_files
 from apparel_classifier.stages import preprocess
 from tests.fakes import fake_split, idx_bytes, write_fake_raw
 
-pytestmark = pytest.mark.data
-
 N_TRAIN, N_TEST, VAL_FRACTION = 200, 100, 0.1
+SPLIT = PreprocessParams(val_fraction=VAL_FRACTION, seed=42)
+
+
+def _dataset(train_size: int = N_TRAIN, test_size: int = N_TEST) -> DatasetParams:
+    # The stage reads only the sizes; the MD5s belong to `download`.
+    md5 = {name: "0" * 32 for name in (*RAW_FILES["train"], *RAW_FILES["test"])}
+    return DatasetParams(md5=md5, train_size=train_size, test_size=test_size)
 
 
 def _run(raw: Path, out: Path) -> dict:
-    return preprocess.run(raw, out, N_TRAIN, N_TEST, VAL_FRACTION, seed=42)
+    return preprocess.run(raw, out, _dataset(), SPLIT)
 
 
 @pytest.fixture
@@ -118,7 +119,7 @@ def test_unbalanced_classes_are_reported(raw_dir: Path, tmp_path: Path) -> None:
 
 def test_wrong_size_is_reported(raw_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match="test set: expected 90 samples, found 100"):
-        preprocess.run(raw_dir, tmp_path / "out", N_TRAIN, 90, VAL_FRACTION, seed=42)
+        preprocess.run(raw_dir, tmp_path / "out", _dataset(test_size=90), SPLIT)
 
 
 def test_wrong_image_shape_is_reported() -> None:

@@ -8,8 +8,6 @@ import pytest
 from apparel_classifier.download import MIRROR_ENV, DownloadError, fetch_files, mirrors_from_env
 from tests.download.server import free_dead_url, serve
 
-pytestmark = pytest.mark.unit
-
 FILES = {"a.gz": b"first file " * 500, "b.gz": b"second file " * 700}
 MD5 = {name: hashlib.md5(body, usedforsecurity=False).hexdigest() for name, body in FILES.items()}
 

@@ -8,17 +8,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apparel_classifier.datasets import CLASS_NAMES
 from apparel_classifier.errors import UserError
 from apparel_classifier.evaluation import classification_metrics, most_confident_mistakes
+from apparel_classifier.fashion_mnist import CLASS_NAMES
+from apparel_classifier.params import BaselineParams, EvaluateParams
 from apparel_classifier.stages import baseline, evaluate, train
 from tests.tiny_pipeline import TinyProject, make_tiny_project
+
+EVAL = EvaluateParams(batch_size=64, mistakes_shown=6)
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> TinyProject:
     project = make_tiny_project(tmp_path_factory.mktemp("tiny"), epochs=3)
-    train.run(project.processed, project.models(), None, project.params)
+    train.run(project.processed, project.models(), None, project.params, project.params.dataset)
     return project
 
 
@@ -35,10 +38,9 @@ def assert_metrics_schema(metrics: dict[str, object]) -> None:
         assert all(0.0 <= v <= 1.0 for v in scores.values())
 
 
-@pytest.mark.smoke
 def test_evaluate_writes_metrics_and_plot_data(trained: TinyProject, tmp_path: Path) -> None:
     metrics = evaluate.run(
-        trained.processed, trained.models(), tmp_path / "metrics.json", tmp_path / "plots", 64, 6
+        trained.processed, trained.models(), tmp_path / "metrics.json", tmp_path / "plots", EVAL
     )
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
     assert_metrics_schema(metrics)
@@ -61,14 +63,13 @@ def test_evaluate_writes_metrics_and_plot_data(trained: TinyProject, tmp_path: P
     assert grid.width > 0
 
 
-@pytest.mark.smoke
 def test_evaluate_refuses_a_model_trained_on_other_data(tmp_path: Path) -> None:
     project = make_tiny_project(tmp_path, epochs=1)
-    train.run(project.processed, project.models(), None, project.params)
+    train.run(project.processed, project.models(), None, project.params, project.params.dataset)
     make_tiny_project(tmp_path, seed=7, epochs=1)  # new data in the same place
     with pytest.raises(UserError, match="different dataset") as err:
         evaluate.run(
-            project.processed, project.models(), tmp_path / "m.json", tmp_path / "plots", 64, 6
+            project.processed, project.models(), tmp_path / "m.json", tmp_path / "plots", EVAL
         )
     message = str(err.value)
     assert "data/processed/train_images.npy" in message
@@ -76,15 +77,14 @@ def test_evaluate_refuses_a_model_trained_on_other_data(tmp_path: Path) -> None:
     assert not (tmp_path / "m.json").exists()
 
 
-@pytest.mark.smoke
 def test_baseline_writes_its_own_metrics(trained: TinyProject, tmp_path: Path) -> None:
-    metrics = baseline.run(trained.processed, tmp_path / "baseline.json", max_iter=50, c=1.0)
+    params = BaselineParams(max_iter=50, c=1.0)
+    metrics = baseline.run(trained.processed, tmp_path / "baseline.json", params)
     assert json.loads((tmp_path / "baseline.json").read_text()) == metrics
     assert_metrics_schema(metrics)
     assert metrics["accuracy"] > 0.5
 
 
-@pytest.mark.unit
 def test_metrics_of_perfect_and_wrong_predictions() -> None:
     labels = np.arange(10)
     perfect = np.full((10, 10), 0.01)
@@ -97,7 +97,6 @@ def test_metrics_of_perfect_and_wrong_predictions() -> None:
     assert classification_metrics(labels, wrong, CLASS_NAMES)["accuracy"] == 0.0
 
 
-@pytest.mark.unit
 def test_most_confident_mistakes_come_first() -> None:
     labels = np.array([0, 0, 0, 1])
     probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.3, 0.7]])

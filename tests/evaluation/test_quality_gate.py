@@ -4,11 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
+from tools import quality_gate
 
-from apparel_classifier import quality_gate
 
-
-@pytest.mark.unit
 @pytest.mark.parametrize(("accuracy", "status"), [(0.93, 0), (0.925, 0), (0.9249, 1)])
 def test_gate_compares_accuracy_with_the_target(
     tmp_path: Path, accuracy: float, status: int
@@ -18,7 +16,6 @@ def test_gate_compares_accuracy_with_the_target(
     assert quality_gate.main(["--metrics", str(metrics)]) == status
 
 
-@pytest.mark.unit
 def test_gate_fails_without_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert quality_gate.main(["--metrics", str(tmp_path / "missing.json")]) == 1
     assert "make run" in capsys.readouterr().err

@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-from apparel_classifier.download import MIRROR_ENV, md5sum
+from apparel_classifier.download import MIRROR_ENV
+from apparel_classifier.fileio import md5sum
 from tests.fakes import REPO_ROOT, tiny_params, write_fake_raw
 
 # What a clone of the project holds that the pipeline needs (data and models come from DVC).
@@ -135,12 +136,6 @@ class Repo:
             for p in sorted((self.root / d).rglob("*"))
             if p.is_file()
         }
-
-
-def has_stage(repo: Repo, stage: str) -> bool:
-    """Whether the project's dvc.yaml defines `stage` (train/evaluate come with branch train)."""
-    stages: dict[str, Any] = yaml.safe_load((repo.root / "dvc.yaml").read_text())["stages"]
-    return stage in stages
 
 
 def _environment(root: Path, mirror: Path) -> dict[str, str]:

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from apparel_classifier.download import md5sum
+from apparel_classifier.fileio import md5sum
 from tests.pipeline.repo import Repo
 
-pytestmark = [pytest.mark.pipeline, pytest.mark.timeout(300)]
+pytestmark = pytest.mark.timeout(300)
 
 STAGES = ("download", "preprocess", "train", "evaluate", "baseline")
 

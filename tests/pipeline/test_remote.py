@@ -8,7 +8,7 @@ import pytest
 from tests.pipeline.repo import Repo
 from tests.pipeline.s3 import S3Server, s3_server
 
-pytestmark = [pytest.mark.pipeline, pytest.mark.timeout(300)]
+pytestmark = pytest.mark.timeout(300)
 
 # What `dvc push` and `dvc pull` move, and what a failure must not touch.
 LOCAL_STATE = ("data", "models", "metrics", "plots", ".dvc/cache")

@@ -4,11 +4,11 @@ import gzip
 
 import pytest
 
-from apparel_classifier.download import md5sum
+from apparel_classifier.fileio import md5sum
 from tests.fakes import write_fake_raw
 from tests.pipeline.repo import Repo
 
-pytestmark = [pytest.mark.pipeline, pytest.mark.timeout(300)]
+pytestmark = pytest.mark.timeout(300)
 
 
 def test_repro_records_the_dataset_md5s_and_then_has_nothing_to_do(repo: Repo) -> None:

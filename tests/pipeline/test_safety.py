@@ -6,8 +6,6 @@ import pytest
 
 from tests.fakes import REPO_ROOT
 
-pytestmark = pytest.mark.pipeline
-
 IGNORED_BY_GIT = [
     ".venv/bin/python",
     ".dvc/cache/files/md5/00/0123",
@@ -20,6 +18,7 @@ IGNORED_BY_GIT = [
     "data/raw/train-images-idx3-ubyte.gz",
     "data/processed/train_images.npy",
     "models/model.safetensors",
+    "logs/train_runs.jsonl",
 ]
 KEPT_IN_GIT = ["data/extra/README.md", "data/extra/sneaker.dvc", "dvc.lock", "params.yaml"]
 

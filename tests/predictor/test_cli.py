@@ -8,10 +8,8 @@ from pathlib import Path
 import pytest
 
 from apparel_classifier.__main__ import main
-from apparel_classifier.datasets import CLASS_NAMES
+from apparel_classifier.fashion_mnist import CLASS_NAMES
 from tests.images import encode, fashion_item, product_photo
-
-pytestmark = pytest.mark.unit
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apparel_classifier.datasets import CLASS_NAMES
 from apparel_classifier.errors import UserError
+from apparel_classifier.fashion_mnist import CLASS_NAMES
 from apparel_classifier.images import (
     CorruptImageError,
     EmptyImageError,
@@ -19,8 +19,6 @@ from apparel_classifier.model_card import CARD_FILE, WEIGHTS_FILE
 from apparel_classifier.predictor import Prediction, Predictor
 from tests.fake_models import save_tiny_model
 from tests.images import encode, fashion_item, product_photo
-
-pytestmark = pytest.mark.unit
 
 
 def test_prediction_has_category_id_confidence_and_probabilities(predictor: Predictor) -> None:

@@ -4,27 +4,28 @@ import json
 from pathlib import Path
 
 import pytest
+from tools.quality_gate import MIN_ACCURACY
 
 from apparel_classifier import paths
-from apparel_classifier.quality_gate import MIN_ACCURACY
+from apparel_classifier.params import EvaluateParams
 from apparel_classifier.stages import evaluate
 from tests.fakes import REPO_ROOT
-
-pytestmark = pytest.mark.quality
+from tests.needs import need
 
 
 @pytest.fixture
 def trained_project(monkeypatch: pytest.MonkeyPatch) -> None:
-    if not (REPO_ROOT / paths.MODELS_DIR / "model_card.json").is_file():
-        pytest.skip("no trained model: run `make run` first")
+    trained = (REPO_ROOT / paths.MODELS_DIR / "model_card.json").is_file()
+    need(trained, "no trained model: run `make run` first")
     monkeypatch.chdir(REPO_ROOT)
 
 
 @pytest.mark.usefixtures("trained_project")
 def test_real_model_reaches_the_target_and_beats_the_baseline(tmp_path: Path) -> None:
     # Re-evaluates from the weights (not from metrics.json), into a scratch directory.
+    params = EvaluateParams(batch_size=1000, mistakes_shown=4)
     metrics = evaluate.run(
-        paths.PROCESSED_DIR, paths.MODELS_DIR, tmp_path / "metrics.json", tmp_path, 1000, 4
+        paths.PROCESSED_DIR, paths.MODELS_DIR, tmp_path / "metrics.json", tmp_path, params
     )
     assert metrics["accuracy"] >= MIN_ACCURACY
     baseline = json.loads((REPO_ROOT / paths.BASELINE_METRICS_FILE).read_text())

@@ -4,8 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from apparel_classifier.serving.launch import running_server
+from tools.server import running_server
 
 # Small limits, so the rejection paths are cheap to reach; the defaults are tested directly.
 MAX_UPLOAD_BYTES = 50_000

@@ -9,13 +9,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from apparel_classifier.datasets import CLASS_NAMES
+from apparel_classifier.fashion_mnist import CLASS_NAMES
 from apparel_classifier.model_card import load_card
 from apparel_classifier.serving.app import DEFAULT_MAX_UPLOAD_BYTES, create_app
 from tests.images import encode, fashion_item, product_photo
 from tests.serving.conftest import MAX_BATCH, MAX_UPLOAD_BYTES
-
-pytestmark = pytest.mark.api
 
 PNG = encode(product_photo(fashion_item(7)), "PNG")
 
@@ -43,7 +41,7 @@ def test_predict_returns_category_confidence_probabilities_and_model(
     card = load_card(tiny_model_dir)
     assert body["model"]["weights_md5"] == card.model.weights_md5
     assert body["model"]["dataset"] == card.dataset.processed
-    assert body["model"]["git_commit"] == card.git.commit
+    assert body["model"]["code_digest"] == card.code.digest
 
 
 def test_predict_accepts_jpeg_and_webp(server: str) -> None:

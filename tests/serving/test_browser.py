@@ -14,7 +14,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-from apparel_classifier.datasets import CLASS_NAMES
+from apparel_classifier.fashion_mnist import CLASS_NAMES
 from tests.fakes import REPO_ROOT
 from tests.images import encode, fashion_item, product_photo
 from tests.needs import need

@@ -1,11 +1,8 @@
 """Load: 8 concurrent clients for 10 seconds against the running server, with zero errors."""
 
-import pytest
+from tools.bench_serving import load_test
 
-from apparel_classifier.serving.bench import load_test
 from tests.images import encode, fashion_item, product_photo
-
-pytestmark = pytest.mark.api
 
 
 def test_eight_clients_for_ten_seconds_without_errors(server: str) -> None:

@@ -8,14 +8,12 @@ from apparel_classifier.networks import FashionCNN
 from apparel_classifier.params import AugmentParams
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("width", [4, 32])
 def test_network_maps_a_batch_of_images_to_one_logit_per_class(width: int) -> None:
     logits = FashionCNN(num_classes=10, width=width)(torch.zeros(5, 1, 28, 28))
     assert logits.shape == (5, 10)
 
 
-@pytest.mark.unit
 def test_augment_keeps_shape_and_is_reproducible_from_its_generator() -> None:
     x = torch.randn(16, 1, 28, 28)
     aug = AugmentParams(hflip=True, translate_px=2)
@@ -27,7 +25,6 @@ def test_augment_keeps_shape_and_is_reproducible_from_its_generator() -> None:
     assert not torch.equal(a, c)
 
 
-@pytest.mark.unit
 def test_translation_shifts_content_and_fills_with_background() -> None:
     x = torch.zeros(64, 1, 28, 28)
     x[:, :, 10:18, 10:18] = 1.0  # a bright square in the middle
@@ -41,7 +38,6 @@ def test_translation_shifts_content_and_fills_with_background() -> None:
     assert not torch.equal(out, x)
 
 
-@pytest.mark.unit
 def test_hflip_only_mirrors_images() -> None:
     x = torch.arange(28.0).expand(32, 1, 28, 28)
     out = training.augment(
@@ -53,7 +49,6 @@ def test_hflip_only_mirrors_images() -> None:
     assert 0 < int(flipped.sum()) < 32
 
 
-@pytest.mark.overfit
 def test_network_overfits_one_batch() -> None:
     torch.manual_seed(0)
     x, y = torch.randn(32, 1, 28, 28), torch.arange(32) % 10

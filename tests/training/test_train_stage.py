@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from apparel_classifier.checkpoints import STATE_FILE
-from apparel_classifier.model_card import WEIGHTS_FILE, load_model
+from apparel_classifier import provenance
+from apparel_classifier.model_card import CARD_FILE, WEIGHTS_FILE, load_model
+from apparel_classifier.params import TRAINING_KEYS
+from apparel_classifier.resume import STATE_FILE
 from apparel_classifier.stages import train
 from apparel_classifier.training import EpochRecord
 from tests.tiny_pipeline import TinyProject, make_tiny_project
@@ -25,16 +27,18 @@ def weights_bytes(model_dir: Path) -> bytes:
     return (model_dir / WEIGHTS_FILE).read_bytes()
 
 
-@pytest.mark.smoke
-def test_two_runs_write_byte_identical_weights(project: TinyProject) -> None:
-    train.run(project.processed, project.models("a"), None, project.params)
-    train.run(project.processed, project.models("b"), None, project.params)
+def test_two_runs_write_byte_identical_weights_and_cards(project: TinyProject) -> None:
+    train.run(project.processed, project.models("a"), None, project.params, project.params.dataset)
+    train.run(project.processed, project.models("b"), None, project.params, project.params.dataset)
     assert weights_bytes(project.models("a")) == weights_bytes(project.models("b"))
+    card_a, card_b = (project.models(n) / CARD_FILE for n in ("a", "b"))
+    assert card_a.read_bytes() == card_b.read_bytes()
 
 
-@pytest.mark.smoke
 def test_interrupted_run_resumes_and_ends_with_identical_weights(project: TinyProject) -> None:
-    train.run(project.processed, project.models("straight"), None, project.params)
+    train.run(
+        project.processed, project.models("straight"), None, project.params, project.params.dataset
+    )
 
     resume_dir = project.root / ".resume"
     seen: list[int] = []
@@ -50,17 +54,19 @@ def test_interrupted_run_resumes_and_ends_with_identical_weights(project: TinyPr
             project.models("resumed"),
             resume_dir,
             project.params,
+            project.params.dataset,
             die_after_first_epoch,
         )
     assert (resume_dir / STATE_FILE).is_file()
     assert not (project.models("resumed") / WEIGHTS_FILE).exists()
 
     seen.clear()
-    card = train.run(
+    card, _ = train.run(
         project.processed,
         project.models("resumed"),
         resume_dir,
         project.params,
+        project.params.dataset,
         lambda r: seen.append(r.epoch),
     )
     # The restored epoch is replayed to the logger, then training continues from epoch 2.
@@ -70,7 +76,6 @@ def test_interrupted_run_resumes_and_ends_with_identical_weights(project: TinyPr
     assert not (resume_dir / STATE_FILE).exists(), "a finished run must not leave resume state"
 
 
-@pytest.mark.smoke
 def test_resume_state_of_other_params_is_discarded(project: TinyProject, tmp_path: Path) -> None:
     resume_dir = tmp_path / ".resume"
 
@@ -78,18 +83,31 @@ def test_resume_state_of_other_params_is_discarded(project: TinyProject, tmp_pat
         raise SimulatedKillError
 
     with pytest.raises(SimulatedKillError):
-        train.run(project.processed, project.models("x"), resume_dir, project.params, interrupt)
+        train.run(
+            project.processed,
+            project.models("x"),
+            resume_dir,
+            project.params,
+            project.params.dataset,
+            interrupt,
+        )
     other = project.params.model_copy(update={"lr": project.params.lr / 2})
     seen: list[int] = []
     train.run(
-        project.processed, project.models("x"), resume_dir, other, lambda r: seen.append(r.epoch)
+        project.processed,
+        project.models("x"),
+        resume_dir,
+        other,
+        project.params.dataset,
+        lambda r: seen.append(r.epoch),
     )
     assert seen == [1, 2, 3], "a run with a different lr must start from scratch"
 
 
-@pytest.mark.smoke
 def test_card_ties_the_model_to_its_dataset_and_params(project: TinyProject) -> None:
-    card = train.run(project.processed, project.models(), None, project.params)
+    card, _ = train.run(
+        project.processed, project.models(), None, project.params, project.params.dataset
+    )
     _, loaded = load_model(project.models())
     assert loaded == card
     assert sorted(card.dataset.processed) == sorted(
@@ -103,3 +121,22 @@ def test_card_ties_the_model_to_its_dataset_and_params(project: TinyProject) -> 
     info = json.loads((project.processed / "dataset.json").read_text())
     assert card.normalization == {"mean": info["mean"], "std": info["std"]}
     assert card.classes == info["class_names"]
+
+
+def test_card_holds_only_what_the_inputs_decide(project: TinyProject) -> None:
+    card, result = train.run(
+        project.processed, project.models(), None, project.params, project.params.dataset
+    )
+    # No wall time, host or commit: those would change the hash of models/ on every run.
+    assert set(card.model_dump()) == {
+        "schema_version", "model", "dataset", "params", "code", "versions",
+        "classes", "normalization", "training",
+    }  # fmt: skip
+    assert "seconds" not in (project.models() / CARD_FILE).read_text()
+    assert result.train_seconds > 0  # measured, and left to the run log
+    assert list(card.params) == list(TRAINING_KEYS)
+    # The digest covers exactly the Python deps that dvc.yaml gives the train stage.
+    assert card.code.files == provenance.stage_code_files("train")
+    assert "src/apparel_classifier/training.py" in card.code.files
+    assert card.code.digest == provenance.code_digest(card.code.files)
+    assert card.model.architecture == "FashionCNN"

@@ -13,13 +13,12 @@ class ErrorResponse(BaseModel):
 
 
 class ModelIdentity(BaseModel):
-    """Which model answered: its weights, the data it was trained on and the code version."""
+    """Which model answered: its weights, its training data and the code that trained it."""
 
     architecture: str
     weights_md5: str
     dataset: dict[str, str] = Field(description="processed data file -> MD5, as dvc.lock records")
-    git_commit: str | None
-    git_dirty: bool
+    code_digest: str = Field(description="SHA-256 of the training code (see the model card)")
 
     @classmethod
     def of(cls, card: ModelCard) -> "ModelIdentity":
@@ -28,8 +27,7 @@ class ModelIdentity(BaseModel):
             architecture=card.model.architecture,
             weights_md5=card.model.weights_md5,
             dataset=card.dataset.processed,
-            git_commit=card.git.commit,
-            git_dirty=card.git.dirty,
+            code_digest=card.code.digest,
         )
 
 

@@ -11,11 +11,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from apparel_classifier import paths
-from apparel_classifier.datasets import CLASS_NAMES, load_processed
 from apparel_classifier.errors import run_stage
 from apparel_classifier.evaluation import classification_metrics
+from apparel_classifier.fashion_mnist import CLASS_NAMES
 from apparel_classifier.fileio import write_json
-from apparel_classifier.params import load_params
+from apparel_classifier.params import BaselineParams, load_params
+from apparel_classifier.splits import load_processed
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +25,11 @@ def _features(images: np.ndarray) -> np.ndarray:
     return images.reshape(len(images), -1).astype(np.float32) / 255.0  # (N, 28, 28) -> (N, 784)
 
 
-def run(processed_dir: Path, metrics_file: Path, max_iter: int, c: float) -> dict[str, Any]:
+def run(processed_dir: Path, metrics_file: Path, params: BaselineParams) -> dict[str, Any]:
     """Fit on the training split, score the test split, write the metrics; return them."""
     train, test = load_processed(processed_dir, "train"), load_processed(processed_dir, "test")
     started = time.perf_counter()
-    classifier = LogisticRegression(C=c, max_iter=max_iter, solver="lbfgs")
+    classifier = LogisticRegression(C=params.c, max_iter=params.max_iter, solver="lbfgs")
     with warnings.catch_warnings():
         # A capped max_iter is the point of a quick baseline, not a problem worth a warning.
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -43,12 +44,7 @@ def run(processed_dir: Path, metrics_file: Path, max_iter: int, c: float) -> dic
 def main() -> None:
     """Entry point for `dvc repro baseline`."""
     params = load_params()
-    metrics = run(
-        paths.PROCESSED_DIR,
-        paths.BASELINE_METRICS_FILE,
-        params.baseline.max_iter,
-        params.baseline.c,
-    )
+    metrics = run(paths.PROCESSED_DIR, paths.BASELINE_METRICS_FILE, params.baseline)
     log.info(
         "baseline: test accuracy %.4f, macro F1 %.4f", metrics["accuracy"], metrics["macro_f1"],
     )  # fmt: skip

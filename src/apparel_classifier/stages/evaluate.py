@@ -8,7 +8,6 @@ from typing import Any
 import torch
 
 from apparel_classifier import paths
-from apparel_classifier.datasets import load_processed
 from apparel_classifier.errors import UserError, run_stage
 from apparel_classifier.evaluation import (
     classification_metrics,
@@ -20,8 +19,9 @@ from apparel_classifier.evaluation import (
 )
 from apparel_classifier.fileio import atomic_path, write_json
 from apparel_classifier.model_card import dataset_mismatches, load_card, load_model
-from apparel_classifier.params import load_params
-from apparel_classifier.preprocessing import normalize
+from apparel_classifier.params import EvaluateParams, load_params
+from apparel_classifier.splits import load_processed
+from apparel_classifier.transforms import normalize
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,7 @@ def run(
     model_dir: Path,
     metrics_file: Path,
     plots_dir: Path,
-    batch_size: int,
-    mistakes_shown: int,
+    params: EvaluateParams,
 ) -> dict[str, Any]:
     """Evaluate `model_dir` on the test split; write metrics and plot files; return the metrics."""
     check_dataset(model_dir, processed_dir)
@@ -62,7 +61,7 @@ def run(
     test = load_processed(processed_dir, "test")
     norm = card.normalization
     x = normalize(torch.from_numpy(test.images), norm["mean"], norm["std"])
-    probs = predict_proba(model, x, batch_size)
+    probs = predict_proba(model, x, params.batch_size)
     predicted = probs.argmax(axis=1)
     classes = card.classes
 
@@ -70,7 +69,7 @@ def run(
     write_json(metrics_file, metrics)
     _write_csv(plots_dir / CONFUSION_FILE, confusion_rows(test.labels, predicted, classes))
     _write_csv(plots_dir / PER_CLASS_FILE, per_class_accuracy(test.labels, predicted, classes))
-    worst = most_confident_mistakes(test.labels, probs, mistakes_shown)
+    worst = most_confident_mistakes(test.labels, probs, params.mistakes_shown)
     grid = mistakes_grid(test.images, test.labels, probs, worst, classes)
     with atomic_path(plots_dir / MISTAKES_FILE) as tmp:
         grid.save(tmp, format="PNG")
@@ -81,12 +80,7 @@ def main() -> None:
     """Entry point for `dvc repro evaluate`."""
     params = load_params()
     metrics = run(
-        paths.PROCESSED_DIR,
-        paths.MODELS_DIR,
-        paths.METRICS_FILE,
-        paths.PLOTS_DIR,
-        params.evaluate.batch_size,
-        params.evaluate.mistakes_shown,
+        paths.PROCESSED_DIR, paths.MODELS_DIR, paths.METRICS_FILE, paths.PLOTS_DIR, params.evaluate
     )
     log.info(
         "evaluate: test accuracy %.4f, macro F1 %.4f, loss %.4f",

@@ -2,59 +2,45 @@
 
 import json
 import logging
-import platform
+import time
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 
 import torch
 
-from apparel_classifier import checkpoints, datasets, networks, paths, preprocessing, training
-from apparel_classifier.checkpoints import ResumeStore
-from apparel_classifier.datasets import NUM_CLASSES, load_processed, processed_files
+from apparel_classifier import networks, paths, provenance, runlog, training, transforms
 from apparel_classifier.errors import UserError, run_stage
+from apparel_classifier.fashion_mnist import NUM_CLASSES
 from apparel_classifier.model_card import (
+    CodeInfo,
     DatasetInfo,
     ModelCard,
     ModelInfo,
     TrainingInfo,
-    git_info,
     processed_md5s,
     save_model,
 )
-from apparel_classifier.params import Params, load_params
-from apparel_classifier.training import EpochRecord
+from apparel_classifier.params import TRAINING_KEYS, DatasetParams, TrainingParams, load_params
+from apparel_classifier.resume import ResumeStore, run_key
+from apparel_classifier.splits import load_processed, processed_files
+from apparel_classifier.training import EpochRecord, FitResult
 
 log = logging.getLogger(__name__)
-
-# The source files whose every byte can change the trained weights: a change to any
-# of them invalidates the resume state (see checkpoints.py).
-_CODE_FILES = [
-    Path(m.__file__ or "")
-    for m in (training, networks, checkpoints, preprocessing, datasets)
-] + [Path(__file__)]  # fmt: skip
-
-
-def _versions() -> dict[str, str]:
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "dvc": metadata.version("dvc"),
-        "numpy": metadata.version("numpy"),
-    }
 
 
 def run(
     processed_dir: Path,
     model_dir: Path,
     resume_dir: Path | None,
-    params: Params,
+    params: TrainingParams,
+    dataset: DatasetParams,
     on_epoch_end: Callable[[EpochRecord], None] | None = None,
-) -> ModelCard:
-    """Train, then write the best epoch's weights and their card to `model_dir`; return the card.
+) -> tuple[ModelCard, FitResult]:
+    """Train, then write the best epoch's weights and their card to `model_dir`.
 
     With `resume_dir`, the state after each epoch is kept there and a run interrupted
     with the same params, data and code continues from its last completed epoch.
+    Returns the card and the fit's history (with its timings, which the card leaves out).
     """
     device = training.resolve_device(params.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -70,27 +56,30 @@ def run(
     # Normalise each split once, as one tensor on the device (the fast data path).
     tensors = {
         name: (
-            preprocessing.normalize(torch.from_numpy(s.images), mean, std).to(device),
+            transforms.normalize(torch.from_numpy(s.images), mean, std).to(device),
             torch.from_numpy(s.labels).to(device),
         )
         for name, s in splits.items()
     }
     background = (0.0 - mean) / std  # a black pixel after normalisation: fills translated edges
 
+    # Only the training keys, even when given the whole Params (a TrainingParams too).
+    training_params = params.model_dump(mode="json", include=set(TRAINING_KEYS))
     data_md5 = processed_md5s(processed_dir, [p.name for p in files.values()])
+    code_files = provenance.stage_code_files("train")
+    code = CodeInfo(digest=provenance.code_digest(code_files), files=code_files)
+    versions = provenance.library_versions()
     store = None
     if resume_dir is not None:
-        key = checkpoints.run_key(
-            {
-                "params": training.training_params(params),
-                "data": data_md5,
-                "code": checkpoints.code_digest(_CODE_FILES),
-                "torch": torch.__version__,
-                "device": str(device),
-                "threads": torch.get_num_threads(),
-            }
-        )
-        store = ResumeStore(resume_dir, key)
+        fingerprint = {
+            "params": training_params,
+            "data": data_md5,
+            "code": code.digest,
+            "versions": versions,
+            "device": str(device),
+            "threads": torch.get_num_threads(),  # the thread count changes float sums
+        }
+        store = ResumeStore(resume_dir, run_key(fingerprint))
 
     model_kwargs = {"num_classes": NUM_CLASSES, "width": params.width}
     model = networks.FashionCNN(**model_kwargs).to(device)
@@ -110,11 +99,11 @@ def run(
         dataset=DatasetInfo(
             processed=data_md5,
             # download verified every raw file against these MD5s (the ones dvc.lock records).
-            raw={(paths.RAW_DIR / n).as_posix(): md5 for n, md5 in params.dataset.md5.items()},
+            raw={(paths.RAW_DIR / n).as_posix(): md5 for n, md5 in dataset.md5.items()},
         ),
-        params=training.training_params(params),
-        git=git_info(),
-        versions=_versions(),
+        params=training_params,
+        code=code,
+        versions=versions,
         classes=list(info["class_names"]),
         normalization={"mean": mean, "std": std},
         training=TrainingInfo(
@@ -122,20 +111,21 @@ def run(
             epochs_run=len(result.history),
             val_loss=result.best_val_loss,
             val_accuracy=result.best_val_accuracy,
-            train_seconds=round(result.train_seconds, 2),
             device=str(device),
         ),
     )
     card = save_model(model_dir, model, card)
     if store:
         store.clear()  # the run is complete: its outputs now live in DVC's cache
-    return card
+    return card, result
 
 
 def main() -> None:
     """Entry point for `dvc repro train`."""
     from dvclive import Live  # heavy import, only the stage needs it
 
+    started_at, started = runlog.utc_now(), time.perf_counter()
+    git = runlog.git_state()  # before training: the commit the run started from
     params = load_params()
     # dvcyaml=False: the plots are declared by hand at the top level of dvc.yaml.
     with Live(str(paths.TRAIN_LOG_DIR), dvcyaml=False, save_dvc_exp=False, report=None) as live:
@@ -148,11 +138,34 @@ def main() -> None:
             live.log_metric("lr", record.lr)
             live.make_summary()
 
-        card = run(paths.PROCESSED_DIR, paths.MODELS_DIR, paths.RESUME_DIR, params, log_epoch)
+        card, result = run(
+            paths.PROCESSED_DIR,
+            paths.MODELS_DIR,
+            paths.RESUME_DIR,
+            params.training,
+            params.dataset,
+            log_epoch,
+        )
+    record = runlog.RunRecord(
+        started_at=started_at,
+        finished_at=runlog.utc_now(),
+        wall_seconds=round(time.perf_counter() - started, 2),
+        train_seconds=round(result.train_seconds, 2),
+        resumed_from_epoch=result.resumed_from_epoch,
+        host=runlog.host(),
+        platform=runlog.machine(),
+        device=card.training.device,
+        threads=torch.get_num_threads(),
+        git_commit=git.commit,
+        git_dirty=git.dirty,
+        weights_md5=card.model.weights_md5,
+    )
+    runlog.append(paths.TRAIN_RUN_LOG, record)
     t = card.training
     log.info(
-        "train: best epoch %d of %d, val loss %.4f, val accuracy %.4f, %.0f s on %s",
-        t.best_epoch, t.epochs_run, t.val_loss, t.val_accuracy, t.train_seconds, t.device,
+        "train: best epoch %d of %d, val loss %.4f, val accuracy %.4f, %.0f s on %s (run log: %s)",
+        t.best_epoch, t.epochs_run, t.val_loss, t.val_accuracy, result.train_seconds, t.device,
+        paths.TRAIN_RUN_LOG,
     )  # fmt: skip
 
 

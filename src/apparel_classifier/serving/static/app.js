@@ -8,12 +8,11 @@ function percent(p) {
 }
 
 function showModel(model) {
-  const commit = model.git_commit ? model.git_commit.slice(0, 10) : "unknown";
   const train = Object.entries(model.dataset).find(([path]) => path.includes("train_images"));
   const data = train ? `, training data MD5 ${train[1].slice(0, 10)}` : "";
   $("model").textContent =
     `Answered by ${model.architecture}, weights MD5 ${model.weights_md5.slice(0, 10)}` +
-    `${data}, commit ${commit}${model.git_dirty ? " (uncommitted changes)" : ""}.`;
+    `${data}, code ${model.code_digest.slice(0, 10)}.`;
 }
 
 function showResult(body) {
@@ -76,6 +75,5 @@ fetch("/model").then((r) => r.json()).then((card) => showModel({
   architecture: card.model.architecture,
   weights_md5: card.model.weights_md5,
   dataset: card.dataset.processed,
-  git_commit: card.git.commit,
-  git_dirty: card.git.dirty,
+  code_digest: card.code.digest,
 })).catch(() => {});

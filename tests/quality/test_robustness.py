@@ -9,17 +9,15 @@ JPEG, then read back from disk by the predictor like any upload.
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
-from apparel_classifier.datasets import NUM_CLASSES, load_processed
+from apparel_classifier.fashion_mnist import NUM_CLASSES
 from apparel_classifier.model_card import CARD_FILE
 from apparel_classifier.paths import MODELS_DIR, PROCESSED_DIR
 from apparel_classifier.predictor import Prediction, Predictor
+from apparel_classifier.splits import load_processed
 from tests.fakes import REPO_ROOT
 from tests.needs import need
-
-pytestmark = pytest.mark.quality
 
 PER_CLASS = 200  # 2,000 images: the 3-point margin is ~4 standard errors of the difference
 PHOTO_SIZE = 112  # 4× Fashion-MNIST's 28, the minimum

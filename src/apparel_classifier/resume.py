@@ -1,4 +1,4 @@
-"""Resume state for `train`: one file in .resume/, valid only for the exact run that wrote it.
+"""The resume store of `train`: one file in .resume/, valid only for the exact run that wrote it.
 
 DVC deletes a stage's outputs before running it, so resume state kept inside
 `models/` would never survive an interruption; and a persistent output would
@@ -11,7 +11,6 @@ differs is stale and is discarded, never resumed.
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,6 @@ from apparel_classifier.fileio import atomic_path
 log = logging.getLogger(__name__)
 
 STATE_FILE = "train_state.pt"
-
-
-def code_digest(files: Iterable[Path]) -> str:
-    """SHA-256 over the bytes of the source files that shape training, in the order given."""
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def run_key(fingerprint: dict[str, Any]) -> str:

@@ -10,8 +10,6 @@ from apparel_classifier.errors import UserError
 from apparel_classifier.params import load_params, parse_params
 from tests.fakes import REPO_ROOT
 
-pytestmark = pytest.mark.unit
-
 
 def _project_params() -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())

@@ -1,6 +1,6 @@
 """CI quality gate: fail when the pipeline's test accuracy falls below the project's target.
 
-Usage: python -m apparel_classifier.quality_gate [--min-accuracy 0.925]
+Usage: python -m tools.quality_gate [--min-accuracy 0.925]
 """
 
 import argparse

@@ -9,8 +9,6 @@ import pytest
 from apparel_classifier.idx import IdxFormatError, parse_idx, read_idx
 from tests.fakes import idx_bytes
 
-pytestmark = pytest.mark.unit
-
 
 def test_parses_images_and_labels(tmp_path: Path) -> None:
     images = np.arange(2 * 28 * 28, dtype=np.uint64).reshape(2, 28, 28).astype(np.uint8)

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from apparel_classifier.datasets import load_processed
 from apparel_classifier.errors import UserError
 from apparel_classifier.paths import MODELS_DIR, PROCESSED_DIR
 from apparel_classifier.predictor import Predictor
-from apparel_classifier.serving.launch import running_server
+from apparel_classifier.splits import load_processed
+from tools.server import running_server
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def batch_throughput(predictor: Predictor, photos: list[bytes], rounds: int = 3)
 
 def main(argv: list[str] | None = None) -> None:
     """Run every measurement and print one line each."""
-    parser = argparse.ArgumentParser(prog="python -m apparel_classifier.serving.bench")
+    parser = argparse.ArgumentParser(prog="python -m tools.bench_serving")
     parser.add_argument("--model-dir", type=Path, default=MODELS_DIR)
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--load-seconds", type=float, default=10.0)

@@ -1,6 +1,6 @@
 """Benchmark: wall time and peak memory of each stage, training throughput, final accuracy.
 
-Usage: python -m apparel_classifier.benchmark [--skip-pipeline] [--repeats 5]
+Usage: python -m tools.bench_pipeline [--skip-pipeline] [--repeats 5]   (`make bench`)
 
 The pipeline runs once (`dvc repro -f -s <stage>`, stage by stage, a few minutes);
 throughput is the median of several short timed runs of the real training step.
@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 
 from apparel_classifier import paths, training
-from apparel_classifier.datasets import NUM_CLASSES
+from apparel_classifier.fashion_mnist import NUM_CLASSES
 from apparel_classifier.networks import FashionCNN
-from apparel_classifier.params import Params, load_params
+from apparel_classifier.params import TrainingParams, load_params
 
 STAGES = ("download", "preprocess", "train", "evaluate", "baseline")
 
@@ -55,7 +55,7 @@ def time_stage(stage: str) -> tuple[float, float]:
     return seconds, int(lines[-1]) / 1024  # Linux reports KiB
 
 
-def throughput(params: Params, batches: int, repeats: int) -> list[float]:
+def throughput(params: TrainingParams, batches: int, repeats: int) -> list[float]:
     """Training images per second (augmentation included), one figure per repeat."""
     training.make_deterministic(params.seed)
     device = training.resolve_device(params.device)
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params()
 
     print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    rates = throughput(params, args.batches, args.repeats)
+    rates = throughput(params.training, args.batches, args.repeats)
     print(
         f"training throughput: median {statistics.median(rates):,.0f} img/s "
         f"over {args.repeats} runs of {args.batches} batches of {params.batch_size} "

@@ -1,0 +1,47 @@
+"""The processed dataset: the Split type, the files `preprocess` writes, and loading them back."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from apparel_classifier.errors import UserError
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Images as uint8 (N, 28, 28), light items on black, and their labels as int64 (N,)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def processed_files(processed_dir: Path) -> dict[str, Path]:
+    """Every file the `preprocess` stage writes, keyed by a short name (matches dvc.yaml)."""
+    files = {
+        f"{s}_{kind}": processed_dir / f"{s}_{kind}.npy"
+        for s in SPLITS
+        for kind in ("images", "labels")
+    }
+    files["dataset"] = processed_dir / "dataset.json"
+    return files
+
+
+def load_processed(processed_dir: Path, split: str) -> Split:
+    """Load one processed split (`train`, `val` or `test`) written by `preprocess`."""
+    files = processed_files(processed_dir)
+    try:
+        images = np.load(files[f"{split}_images"], allow_pickle=False)
+        labels = np.load(files[f"{split}_labels"], allow_pickle=False)
+    except FileNotFoundError as exc:
+        raise UserError(f"{exc.filename} not found: run `dvc repro preprocess` first") from None
+    except ValueError as exc:
+        raise UserError(
+            f"{processed_dir}: cannot read the {split} split ({exc}); run `dvc repro`"
+        ) from None
+    return Split(images=images, labels=labels)

@@ -1,0 +1,1 @@
+"""Tooling beside the product: benchmarks, the CI quality gate, a server launcher for tests."""
