@@ -29,12 +29,11 @@ UV_FROM_LOCK = import tomllib; \
 # Bootstrap: a venv with pip, and uv installed by pip, hash-checked against uv.lock.
 $(UV):
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --default-pip
 	$(BIN)/python -c '$(UV_FROM_LOCK)' | $(BIN)/python -m pip install --quiet \
 		--disable-pip-version-check --require-hashes --no-deps --only-binary :all: -r /dev/stdin
 
-# Everything in uv.lock (the serve extra and the dev group included), the project
-# itself editable, and nothing else: pip, which only bootstrapped uv, goes.
+# Exactly uv.lock (the serve extra and the dev group included) and the project itself,
+# editable; anything else installed by hand is removed (pip, the venv's seed, stays).
 $(STAMP): pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --all-extras
 	@touch $@
