@@ -1,21 +1,47 @@
 # Two entry points for people (`make run`, `make test`), both self-bootstrapping:
-# they create .venv when it is missing and install requirements.txt into it once
-# (the stamp file is newer than requirements.txt and pyproject.toml afterwards),
-# so running them again does no work beyond DVC's and pytest's own.
+# they create .venv when it is missing and install uv.lock into it once (the stamp
+# file is newer than uv.lock and pyproject.toml afterwards), so running them again
+# does no work beyond DVC's and pytest's own.
+#
+# pyproject.toml lists the direct dependencies; uv.lock pins every package with its
+# hashes. `uv sync --locked` installs exactly the lock and refuses to run when the
+# lock no longer matches pyproject.toml (`uv lock` regenerates it).
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+UV     := $(BIN)/uv
 
 # DVC runs each stage's `cmd` through the shell, so `python` must be the venv's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
+# Write .pyc files at install time, as pip does: processes then start without
+# compiling what they import (which they would redo on every start where
+# PYTHONDONTWRITEBYTECODE is set).
+export UV_COMPILE_BYTECODE := 1
 
-.PHONY: run test lint typecheck bench serve bench-serve browser-deps hooks clean-venv
+# uv's own version and wheel hashes, read from uv.lock, as a pip requirement line.
+UV_FROM_LOCK = import tomllib; \
+	uv = next(p for p in tomllib.load(open("uv.lock", "rb"))["package"] if p["name"] == "uv"); \
+	print("uv==" + uv["version"], *("--hash=" + w["hash"] for w in uv["wheels"]))
 
-$(STAMP): requirements.txt pyproject.toml
+.PHONY: run test lock-check lint typecheck bench serve bench-serve browser-deps hooks clean-venv
+
+# Bootstrap: a venv with pip, and uv installed by pip, hash-checked against uv.lock.
+$(UV):
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -c '$(UV_FROM_LOCK)' | $(BIN)/python -m pip install --quiet \
+		--disable-pip-version-check --require-hashes --no-deps --only-binary :all: -r /dev/stdin
+
+# Exactly uv.lock (the serve extra and the dev group included) and the project itself,
+# editable; anything else installed by hand is removed (pip, the venv's seed, stays).
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --all-extras
 	@touch $@
+
+# Fails when pyproject.toml and uv.lock disagree (someone changed a dependency and
+# did not run `uv lock`). Needs only uv, so CI runs it before the big install.
+lock-check: | $(UV)
+	$(UV) lock --check
 
 run: $(STAMP)
 	$(BIN)/dvc repro
@@ -33,7 +59,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck browser-deps
+test: lock-check lint typecheck browser-deps
 	$(BIN)/pytest
 
 # Per-stage wall time and peak memory, training throughput and the final accuracy.
