@@ -178,6 +178,21 @@ def test_openapi_describes_every_response(server: str) -> None:
     assert "PredictResponse" in schema["components"]["schemas"]
 
 
+def test_openapi_states_the_upload_bounds(server: str) -> None:
+    # What the routes refuse with a 4xx whatever the bytes are, the schema says up front.
+    schema = httpx.get(f"{server}/openapi.json").json()
+
+    def form(path: str) -> dict:
+        body = schema["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]
+        return schema["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[1]]
+
+    upload = {"type": "string", "format": "binary", "minLength": 1}
+    assert upload.items() <= form("/predict")["properties"]["file"].items()
+    files = form("/predict/batch")["properties"]["files"]
+    assert (files["minItems"], files["maxItems"]) == (1, MAX_BATCH)  # the server's own limit
+    assert upload.items() <= files["items"].items()
+
+
 def test_unknown_route_is_json_404(server: str) -> None:
     _assert_error(httpx.get(f"{server}/nope"), 404, "Not Found")
 

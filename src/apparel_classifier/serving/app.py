@@ -11,6 +11,7 @@ from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import WithJsonSchema
 
 from apparel_classifier.images import (
     CorruptImageError,
@@ -55,6 +56,24 @@ _UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
     415: _error("A file that is not an image in a readable format"),
     422: _error("An image that cannot be decoded, or no form field named as documented"),
 }
+
+
+# An uploaded image as the OpenAPI schema states it: binary, at least one byte. Schema only:
+# the routes answer an empty file with 400 themselves (`File(min_length=1)` would have pydantic
+# take the len() of an UploadFile, which fails as a 500). `contentMediaType` is how OpenAPI 3.1
+# marks a file part; `format: binary`, the 3.0 spelling, is for tools that read only that, such
+# as schemathesis, which then sends real image files among its random bytes.
+ImageUpload = Annotated[
+    UploadFile,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "binary",
+            "contentMediaType": "application/octet-stream",
+            "minLength": 1,
+        }
+    ),
+]
 
 
 def _image_http_error(err: ImageError) -> HTTPException:
@@ -107,7 +126,7 @@ def create_app(
     @app.post("/predict", response_model=PredictResponse, responses=_UPLOAD_ERRORS)
     def predict(
         request: Request,
-        file: Annotated[UploadFile, File(description="A garment photo: PNG, JPEG or WebP")],
+        file: Annotated[ImageUpload, File(description="A garment photo: PNG, JPEG or WebP")],
     ) -> PredictResponse:
         """Classify one uploaded garment image."""
         predictor = _predictor(request)
@@ -122,7 +141,15 @@ def create_app(
     @app.post("/predict/batch", response_model=BatchResponse, responses=_UPLOAD_ERRORS)
     def predict_batch(
         request: Request,
-        files: Annotated[list[UploadFile], File(description="Several garment photos")],
+        files: Annotated[
+            list[ImageUpload],
+            # Schema only, like ImageUpload's minLength: the route answers both bounds itself
+            # (no file: 422, over `max_batch`: 400), which pydantic's list bounds would change.
+            File(
+                description=f"Several garment photos, 1 to {max_batch}",
+                json_schema_extra={"minItems": 1, "maxItems": max_batch},
+            ),
+        ],
     ) -> BatchResponse:
         """Classify several images in one forward pass; one bad image fails the whole batch."""
         if len(files) > max_batch:
