@@ -2,7 +2,6 @@
 HTTP, requests that the schema allows and requests that it forbids, and checks every answer."""
 
 import httpx
-import pytest
 import schemathesis
 from schemathesis import Case, CheckContext, Response
 
