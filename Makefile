@@ -43,7 +43,11 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 lock-check: | $(UV)
 	$(UV) lock --check
 
+# A fresh clone has data/field.dvc but not the field photos (DVC never re-runs an import:
+# it is frozen): restore them from DVC's cache, or else import them again from the
+# labelling team's folder. The same delivery leaves data/field.dvc unchanged.
 run: $(STAMP)
+	@$(BIN)/dvc checkout -q data/field.dvc 2>/dev/null || $(BIN)/dvc update data/field.dvc
 	$(BIN)/dvc repro
 
 # Git hooks that keep DVC in step with git: post-checkout runs `dvc checkout`,

@@ -44,7 +44,7 @@ def _card(
             weights_md5="",
             num_parameters=sum(p.numel() for p in model.parameters()),
         ),
-        dataset=DatasetInfo(processed=processed, raw={}),
+        dataset=DatasetInfo(processed=processed, raw={}, field={}),
         params={"epochs": epochs, "width": width},
         code=CodeInfo(digest="f" * 64, files=[]),
         versions={"apparel_classifier": __version__, "torch": torch.__version__},

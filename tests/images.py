@@ -1,10 +1,12 @@
 """Garment-like test pictures in every form the predictor accepts."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from apparel_classifier.fashion_mnist import CLASS_NAMES
 from tests.fakes import fake_split
 
 
@@ -31,3 +33,24 @@ def encode(image: Image.Image, fmt: str) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **({"quality": 92} if fmt in ("JPEG", "WEBP") else {}))
     return buffer.getvalue()
+
+
+def write_fake_field(
+    root: Path, categories: dict[str, list[str]], train: int = 3, validation: int = 2, seed: int = 0
+) -> None:
+    """A tiny field delivery: `root`/{train,validation}/<folder>/<n>.jpg, like the real one.
+
+    A folder's photos are product photos of its first class's fake item (so a model
+    trained on the fake data can get them right); folders without a class get noise.
+    """
+    rng = np.random.default_rng(seed)
+    for split, count in (("train", train), ("validation", validation)):
+        for folder, classes in categories.items():
+            for n in range(count):
+                if classes:
+                    item = fashion_item(CLASS_NAMES.index(classes[0]), seed=seed + n)
+                else:
+                    item = rng.integers(0, 255, size=(28, 28), dtype=np.uint8)
+                path = root / split / folder / f"{seed}-{n}.jpg"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(encode(product_photo(item, size=64), "JPEG"))

@@ -1,6 +1,7 @@
 """Metrics and plot data for a classifier's predictions: sklearn metrics, confusion, mistakes."""
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,40 +65,111 @@ def per_class_accuracy(
     ]
 
 
+def most_confident(probs: np.ndarray, wrong: np.ndarray, count: int) -> np.ndarray:
+    """Indices of up to `count` rows where `wrong` is set, most confident first (ties by index)."""
+    indices = np.flatnonzero(wrong)
+    confidence = probs[indices].max(axis=1)
+    return indices[np.lexsort((indices, -confidence))][:count]
+
+
 def most_confident_mistakes(labels: np.ndarray, probs: np.ndarray, count: int) -> np.ndarray:
     """Indices of up to `count` wrong predictions, most confident first (ties by index)."""
-    predicted = probs.argmax(axis=1)
-    wrong = np.flatnonzero(predicted != labels)
-    confidence = probs[wrong, predicted[wrong]]
-    return wrong[np.lexsort((wrong, -confidence))][:count]
+    return most_confident(probs, probs.argmax(axis=1) != labels, count)
+
+
+TILE = 84  # 3× Fashion-MNIST's 28 pixels
+
+
+def network_view(image: np.ndarray) -> Image.Image:
+    """A (28, 28) uint8 image as the network saw it, enlarged without smoothing, RGB."""
+    return Image.fromarray(image).resize((TILE, TILE), Image.Resampling.NEAREST).convert("RGB")
+
+
+def photo_and_view(photo: Path, image: np.ndarray) -> Image.Image:
+    """A field photo (fitted into TILE×TILE) beside the 28×28 image the network saw."""
+    tile = Image.new("RGB", (2 * TILE, TILE), "white")
+    with Image.open(photo) as original:
+        original.draft("RGB", (4 * TILE, 4 * TILE))
+        thumb = original.convert("RGB")
+    thumb.thumbnail((TILE, TILE))
+    tile.paste(thumb, ((TILE - thumb.width) // 2, (TILE - thumb.height) // 2))
+    tile.paste(network_view(image), (TILE, 0))
+    return tile
 
 
 def mistakes_grid(
-    images: np.ndarray,
-    labels: np.ndarray,
-    probs: np.ndarray,
-    indices: np.ndarray,
-    class_names: Sequence[str],
-    columns: int = 5,
-    scale: int = 3,
+    tiles: Sequence[Image.Image], captions: Sequence[tuple[str, str]], columns: int = 5
 ) -> Image.Image:
-    """A grid of the uint8 images (N, 28, 28) at `indices`, captioned true / predicted label."""
-    tile, caption = 28 * scale, 24
-    rows = max(1, -(-len(indices) // columns))  # ceiling division
-    cell_w, cell_h = tile + 40, tile + caption
-    grid = Image.new("L", (columns * cell_w, rows * cell_h), color=255)
+    """Tiles of equal size in a grid, each captioned with two lines (true, predicted)."""
+    tile_w, tile_h = (tiles[0].width, tiles[0].height) if tiles else (TILE, TILE)
+    rows = max(1, -(-len(tiles) // columns))  # ceiling division
+    cell_w, cell_h = max(tile_w, 120) + 8, tile_h + 26
+    grid = Image.new("RGB", (columns * cell_w, rows * cell_h), "white")
     draw = ImageDraw.Draw(grid)
     font = ImageFont.load_default()
-    for n, i in enumerate(indices):
-        left, top = (n % columns) * cell_w + 20, (n // columns) * cell_h
-        picture = Image.fromarray(images[i]).resize((tile, tile), Image.Resampling.NEAREST)
-        grid.paste(picture, (left, top))
-        p = int(probs[i].argmax())
-        draw.text((left - 18, top + tile + 1), f"T: {class_names[labels[i]]}", fill=0, font=font)
-        draw.text(
-            (left - 18, top + tile + 12),
-            f"P: {class_names[p]} {probs[i, p]:.2f}",
-            fill=0,
-            font=font,
-        )
+    for n, (tile, (truth, answer)) in enumerate(zip(tiles, captions, strict=True)):
+        left, top = (n % columns) * cell_w + 4, (n // columns) * cell_h
+        grid.paste(tile, (left + (cell_w - 8 - tile_w) // 2, top))
+        draw.text((left, top + tile_h + 1), f"T: {truth}", fill="black", font=font)
+        draw.text((left, top + tile_h + 12), f"P: {answer}", fill="black", font=font)
     return grid
+
+
+def predicted_caption(probs: np.ndarray, class_names: Sequence[str]) -> str:
+    """`Pullover 0.87`: the predicted class and its probability, for one row of `probs`."""
+    k = int(probs.argmax())
+    return f"{class_names[k]} {probs[k]:.2f}"
+
+
+def field_answers(
+    folders: Sequence[str],
+    categories: dict[str, list[str]],
+    labels: np.ndarray,
+    probs: np.ndarray,
+    class_names: Sequence[str],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per field photo: (answered right, in the catalogue), as two boolean arrays (N,).
+
+    A photo is in the catalogue when its folder maps to classes; the answer is right
+    when it is any of them (so `shoes` is right as any footwear).
+    """
+    right = [{class_names.index(c) for c in categories[f]} for f in folders]
+    predicted = probs.argmax(axis=1)
+    correct = np.array([p in right[k] for p, k in zip(predicted, labels, strict=True)], bool)
+    in_catalogue = np.array([bool(right[k]) for k in labels], bool)
+    return correct, in_catalogue
+
+
+def field_metrics(
+    folders: Sequence[str], labels: np.ndarray, probs: np.ndarray, answers: tuple[np.ndarray, ...]
+) -> dict[str, Any]:
+    """Accuracy and per-folder recall on in-catalogue photos; confidence in and out of it.
+
+    `answers` is `field_answers(...)`. Photos outside the catalogue have no right
+    answer: how confident the model was on them is what tells of its honesty.
+    """
+    correct, in_catalogue = answers
+    confidence = probs.max(axis=1)
+
+    def mean(values: np.ndarray) -> float | None:
+        return float(values.mean()) if values.size else None
+
+    return {
+        "accuracy": mean(correct[in_catalogue]),
+        "photos": int(in_catalogue.sum()),
+        "recall": {
+            f: float(correct[labels == k].mean())
+            for k, f in enumerate(folders)
+            if in_catalogue[labels == k].any()
+        },
+        "mean_confidence": {
+            "in_catalogue": mean(confidence[in_catalogue]),
+            "out_of_catalogue": mean(confidence[~in_catalogue]),
+        },
+    }
+
+
+def field_mistakes(probs: np.ndarray, answers: tuple[np.ndarray, ...], count: int) -> np.ndarray:
+    """Indices of up to `count` wrong answers on in-catalogue photos, most confident first."""
+    correct, in_catalogue = answers
+    return most_confident(probs, in_catalogue & ~correct, count)

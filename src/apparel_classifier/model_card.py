@@ -49,10 +49,14 @@ class ModelInfo(_Part):
 
 
 class DatasetInfo(_Part):
-    """The dataset version: path (as in dvc.lock) -> MD5, for processed and raw files."""
+    """The dataset version: path (as in dvc.lock) -> MD5, for processed and raw files.
+
+    `field` names the field photos' import (data/field -> the hash in data/field.dvc).
+    """
 
     processed: dict[str, str]
     raw: dict[str, str]
+    field: dict[str, str]
 
 
 class CodeInfo(_Part):

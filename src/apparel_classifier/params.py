@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from apparel_classifier.errors import UserError
+from apparel_classifier.fashion_mnist import CLASS_NAMES
 from apparel_classifier.paths import PARAMS_FILE
 
 Md5 = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
@@ -46,6 +47,28 @@ class PreprocessParams(_Section):
 
     val_fraction: Annotated[float, Field(gt=0.0, le=0.5)]
     seed: Annotated[int, Field(ge=0)]
+
+
+class FieldParams(_Section):
+    """The field photos (data/field/): what each of the labelling team's folders means.
+
+    `categories` maps a folder to the Fashion-MNIST classes that count as right for
+    its photos: one class, several (`shoes` is any footwear), or none (garments
+    outside the catalogue, on which an honest model should be unsure).
+    """
+
+    categories: dict[str, list[str]] = Field(min_length=1)
+    # Each field train photo of a folder with exactly one class joins the training split
+    # this many times (0: train on Fashion-MNIST alone); validation photos never do.
+    train_repeats: Annotated[int, Field(ge=0, le=20)]
+
+    @field_validator("categories")
+    @classmethod
+    def _known_classes(cls, categories: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = sorted({c for cs in categories.values() for c in cs} - set(CLASS_NAMES))
+        if unknown:
+            raise ValueError(f"unknown classes {unknown}; use names from {list(CLASS_NAMES)}")
+        return categories
 
 
 class AugmentParams(_Section):
@@ -96,6 +119,7 @@ class Params(TrainingParams):
     dataset: DatasetParams
     download: DownloadParams
     preprocess: PreprocessParams
+    field: FieldParams
     evaluate: EvaluateParams
     baseline: BaselineParams
 

@@ -8,12 +8,16 @@ DATA_DIR = Path("data")
 RAW_DIR = DATA_DIR / "raw"  # written only by the `download` stage
 EXTRA_DIR = DATA_DIR / "extra"  # extra labelled images, one dvc-added folder per class
 PROCESSED_DIR = DATA_DIR / "processed"
+# Field photos, `dvc import-url`-ed from the labelling team's folder (data/field.dvc).
+FIELD_DIR = DATA_DIR / "field"
+FIELD_SPLITS = {"train": "train", "val": "validation"}  # our split name -> its folder
 
 MODELS_DIR = Path("models")
 METRICS_DIR = Path("metrics")
 PLOTS_DIR = Path("plots")
 
 METRICS_FILE = METRICS_DIR / "metrics.json"  # the CNN on the test split (git-tracked)
+FIELD_METRICS_FILE = METRICS_DIR / "field.json"  # the CNN on the field validation photos
 BASELINE_METRICS_FILE = METRICS_DIR / "baseline.json"  # the scikit-learn baseline (git-tracked)
 TRAIN_LOG_DIR = METRICS_DIR / "train"  # DVCLive's per-epoch learning curves (git-tracked)
 

@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from sklearn.model_selection import train_test_split
 
 from apparel_classifier.fashion_mnist import CLASS_NAMES, NUM_CLASSES, RAW_FILES
 from apparel_classifier.idx import read_idx
+from apparel_classifier.params import FieldParams
+from apparel_classifier.photos import LabelledPhotos
 from apparel_classifier.splits import Split
 
 
@@ -40,6 +43,42 @@ def class_counts(labels: np.ndarray) -> dict[str, int]:
     """Samples per class, keyed by class name."""
     counts = np.bincount(labels, minlength=NUM_CLASSES)
     return {name: int(n) for name, n in zip(CLASS_NAMES, counts, strict=True)}
+
+
+def field_training_split(photos: LabelledPhotos, field: FieldParams) -> Split:
+    """Field train photos of one-class folders, labelled with that class, `train_repeats` times.
+
+    Folders with several classes (`shoes`: which footwear?) or none (outside the
+    catalogue) give no usable training label, so their photos are left out.
+    """
+    label_of = {
+        i: CLASS_NAMES.index(cs[0])
+        for i, cs in enumerate(field.categories.values())
+        if len(cs) == 1
+    }
+    keep = np.flatnonzero(np.isin(photos.labels, list(label_of)))
+    labels = np.asarray([label_of[int(k)] for k in photos.labels[keep]], dtype=np.int64)
+    return Split(
+        np.tile(photos.images[keep], (field.train_repeats, 1, 1)),
+        np.tile(labels, field.train_repeats),
+    )
+
+
+def import_version(imported_dir: Path) -> str | None:
+    """The hash DVC records for an imported directory (in `<dir>.dvc`), None when not imported."""
+    dvc_file = imported_dir.with_name(imported_dir.name + ".dvc")
+    try:
+        outs = yaml.safe_load(dvc_file.read_text(encoding="utf-8"))["outs"]
+    except (OSError, KeyError, TypeError):
+        return None
+    md5: str = outs[0]["md5"]
+    return md5
+
+
+def folder_counts(photos: LabelledPhotos, folders: list[str]) -> dict[str, int]:
+    """Photos per folder, keyed by folder name."""
+    counts = np.bincount(photos.labels, minlength=len(folders))
+    return {name: int(n) for name, n in zip(folders, counts, strict=True)}
 
 
 def describe(splits: dict[str, Split], extra: Split, rejected: dict[str, str]) -> dict[str, Any]:

@@ -8,6 +8,9 @@ import numpy as np
 from apparel_classifier.errors import UserError
 
 SPLITS = ("train", "val", "test")
+# The field validation photos, as 28×28 images and folder indices (params.field.categories
+# order). Only `evaluate` reads them: the model never trains, nor selects epochs, on them.
+FIELD_VAL = "field_val"
 
 
 @dataclass(frozen=True)
@@ -25,15 +28,23 @@ def processed_files(processed_dir: Path) -> dict[str, Path]:
     """Every file the `preprocess` stage writes, keyed by a short name (matches dvc.yaml)."""
     files = {
         f"{s}_{kind}": processed_dir / f"{s}_{kind}.npy"
-        for s in SPLITS
+        for s in (*SPLITS, FIELD_VAL)
         for kind in ("images", "labels")
     }
     files["dataset"] = processed_dir / "dataset.json"
     return files
 
 
+def training_files(processed_dir: Path) -> dict[str, Path]:
+    """The processed files a model depends on (and its card names): all but the field validation.
+
+    Matches the `train` stage's data deps in dvc.yaml.
+    """
+    return {k: p for k, p in processed_files(processed_dir).items() if not k.startswith(FIELD_VAL)}
+
+
 def load_processed(processed_dir: Path, split: str) -> Split:
-    """Load one processed split (`train`, `val` or `test`) written by `preprocess`."""
+    """Load one processed split (`train`, `val`, `test` or `field_val`) written by `preprocess`."""
     files = processed_files(processed_dir)
     try:
         images = np.load(files[f"{split}_images"], allow_pickle=False)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apparel_classifier.extra import load_extra
 from apparel_classifier.fashion_mnist import EXTRA_FOLDERS, NUM_CLASSES
 from apparel_classifier.params import parse_params
+from apparel_classifier.photos import load_folders
 from apparel_classifier.stages import preprocess
 from tests.fakes import tiny_params, write_fake_raw
 
@@ -35,8 +35,8 @@ def extra_dir(tmp_path: Path) -> Path:
 
 
 def test_extra_images_are_converted_and_labelled(extra_dir: Path) -> None:
-    extra = load_extra(extra_dir)
-    images, labels = extra.split.images, extra.split.labels
+    extra = load_folders(extra_dir, EXTRA_FOLDERS)
+    images, labels = extra.images, extra.labels
     assert images.dtype == np.uint8
     assert images.shape == (3, 28, 28)
     # Sorted folders then files: bag/c.png, sneaker/a.png, sneaker/b.jpg.
@@ -53,7 +53,7 @@ def test_bad_files_are_named_and_the_rest_used(
     extra_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        extra = load_extra(extra_dir)
+        extra = load_folders(extra_dir, EXTRA_FOLDERS)
     assert set(extra.rejected) == {
         str(extra_dir / "bag" / "broken.png"),
         str(extra_dir / "socks" / "d.png"),
@@ -65,16 +65,18 @@ def test_bad_files_are_named_and_the_rest_used(
 
 
 def test_missing_extra_dir_means_no_extra_images(tmp_path: Path) -> None:
-    extra = load_extra(tmp_path / "absent")
-    assert len(extra.split) == 0
+    extra = load_folders(tmp_path / "absent", EXTRA_FOLDERS)
+    assert len(extra) == 0
     assert extra.rejected == {}
 
 
 def test_extra_images_join_the_training_split_only(extra_dir: Path, tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     params = parse_params(tiny_params(write_fake_raw(raw)))
-    plain = preprocess.run(raw, tmp_path / "a", params.dataset, params.preprocess)
-    info = preprocess.run(raw, tmp_path / "b", params.dataset, params.preprocess, extra_dir)
+    plain = preprocess.run(raw, tmp_path / "a", params.dataset, params.preprocess, params.field)
+    info = preprocess.run(
+        raw, tmp_path / "b", params.dataset, params.preprocess, params.field, extra_dir
+    )
 
     assert sum(info["counts"]["train"].values()) == sum(plain["counts"]["train"].values()) + 3
     assert info["counts"]["val"] == plain["counts"]["val"]

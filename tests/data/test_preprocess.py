@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from apparel_classifier.fashion_mnist import NUM_CLASSES, RAW_FILES
-from apparel_classifier.params import DatasetParams, PreprocessParams
+from apparel_classifier.params import DatasetParams, FieldParams, PreprocessParams
 from apparel_classifier.preprocessing import split_train_val
 from apparel_classifier.schema import SchemaError, validate
 from apparel_classifier.splits import Split, processed_files
@@ -17,6 +17,7 @@ from tests.fakes import fake_split, idx_bytes, write_fake_raw
 
 N_TRAIN, N_TEST, VAL_FRACTION = 200, 100, 0.1
 SPLIT = PreprocessParams(val_fraction=VAL_FRACTION, seed=42)
+FIELD = FieldParams(categories={"pants": ["Trouser"]}, train_repeats=2)
 
 
 def _dataset(train_size: int = N_TRAIN, test_size: int = N_TEST) -> DatasetParams:
@@ -26,7 +27,7 @@ def _dataset(train_size: int = N_TRAIN, test_size: int = N_TEST) -> DatasetParam
 
 
 def _run(raw: Path, out: Path) -> dict:
-    return preprocess.run(raw, out, _dataset(), SPLIT)
+    return preprocess.run(raw, out, _dataset(), SPLIT, FIELD)
 
 
 @pytest.fixture
@@ -119,7 +120,7 @@ def test_unbalanced_classes_are_reported(raw_dir: Path, tmp_path: Path) -> None:
 
 def test_wrong_size_is_reported(raw_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match="test set: expected 90 samples, found 100"):
-        preprocess.run(raw_dir, tmp_path / "out", _dataset(test_size=90), SPLIT)
+        preprocess.run(raw_dir, tmp_path / "out", _dataset(test_size=90), SPLIT, FIELD)
 
 
 def test_wrong_image_shape_is_reported() -> None:

@@ -9,13 +9,20 @@ import pytest
 from PIL import Image
 
 from apparel_classifier.errors import UserError
-from apparel_classifier.evaluation import classification_metrics, most_confident_mistakes
+from apparel_classifier.evaluation import (
+    classification_metrics,
+    field_answers,
+    field_metrics,
+    field_mistakes,
+    most_confident_mistakes,
+)
 from apparel_classifier.fashion_mnist import CLASS_NAMES
-from apparel_classifier.params import BaselineParams, EvaluateParams
+from apparel_classifier.params import BaselineParams, EvaluateParams, FieldParams
 from apparel_classifier.stages import baseline, evaluate, train
 from tests.tiny_pipeline import TinyProject, make_tiny_project
 
 EVAL = EvaluateParams(batch_size=64, mistakes_shown=6)
+FIELD = FieldParams(categories={"pants": ["Trouser"]}, train_repeats=1)
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +46,15 @@ def assert_metrics_schema(metrics: dict[str, object]) -> None:
 
 
 def test_evaluate_writes_metrics_and_plot_data(trained: TinyProject, tmp_path: Path) -> None:
-    metrics = evaluate.run(
-        trained.processed, trained.models(), tmp_path / "metrics.json", tmp_path / "plots", EVAL
+    result = evaluate.run(
+        trained.processed,
+        trained.models(),
+        tmp_path,
+        tmp_path / "plots",
+        EVAL,
+        trained.params.field,
     )
+    metrics = result["test"]
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
     assert_metrics_schema(metrics)
     # The fake classes are bars at distinct heights: even a tiny, short run separates them.
@@ -63,18 +76,58 @@ def test_evaluate_writes_metrics_and_plot_data(trained: TinyProject, tmp_path: P
     assert grid.width > 0
 
 
+def test_evaluate_scores_the_field_photos_with_the_footwear_rule(
+    trained: TinyProject, tmp_path: Path
+) -> None:
+    field = trained.params.field
+    result = evaluate.run(trained.processed, trained.models(), tmp_path, tmp_path, EVAL, field)
+    scores = result["field"]
+    assert json.loads((tmp_path / "field.json").read_text()) == scores
+    in_catalogue = [f for f, classes in field.categories.items() if classes]
+    assert scores["photos"] == 2 * len(in_catalogue)  # two validation photos per folder
+    assert set(scores["recall"]) == set(in_catalogue)
+    assert 0.0 <= scores["accuracy"] <= 1.0
+    assert set(scores["mean_confidence"]) == {"in_catalogue", "out_of_catalogue"}
+
+    with (tmp_path / "field_confusion.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 2 * len(field.categories)  # every validation photo, hats included
+    right = [
+        r["predicted"] in field.categories[r["actual"]]
+        for r in rows
+        if field.categories[r["actual"]]
+    ]
+    assert sum(right) / len(right) == pytest.approx(scores["accuracy"])
+    assert Image.open(tmp_path / "field_mistakes.png").format == "PNG"
+
+
+def test_footwear_counts_as_right_for_shoes_and_nothing_for_hats() -> None:
+    folders = ["shoes", "hat", "pants"]
+    categories = {"shoes": ["Sandal", "Sneaker", "Ankle boot"], "hat": [], "pants": ["Trouser"]}
+    labels = np.array([0, 0, 1, 2])
+    predicted = [CLASS_NAMES.index(c) for c in ("Sneaker", "Bag", "Trouser", "Dress")]
+    probs = np.eye(len(CLASS_NAMES))[predicted] * 0.9 + 0.01
+    answers = field_answers(folders, categories, labels, probs, CLASS_NAMES)
+    assert answers[0].tolist() == [True, False, False, False]
+    assert answers[1].tolist() == [True, True, False, True]
+    scores = field_metrics(folders, labels, probs, answers)
+    assert scores["accuracy"] == pytest.approx(1 / 3)
+    assert scores["recall"] == {"shoes": 0.5, "pants": 0.0}
+    assert field_mistakes(probs, answers, 5).tolist() == [1, 3]
+
+
 def test_evaluate_refuses_a_model_trained_on_other_data(tmp_path: Path) -> None:
     project = make_tiny_project(tmp_path, epochs=1)
     train.run(project.processed, project.models(), None, project.params, project.params.dataset)
     make_tiny_project(tmp_path, seed=7, epochs=1)  # new data in the same place
     with pytest.raises(UserError, match="different dataset") as err:
         evaluate.run(
-            project.processed, project.models(), tmp_path / "m.json", tmp_path / "plots", EVAL
+            project.processed, project.models(), tmp_path / "m", tmp_path / "p", EVAL, FIELD
         )
     message = str(err.value)
     assert "data/processed/train_images.npy" in message
     assert "dvc repro" in message
-    assert not (tmp_path / "m.json").exists()
+    assert not (tmp_path / "m").exists()
 
 
 def test_baseline_writes_its_own_metrics(trained: TinyProject, tmp_path: Path) -> None:

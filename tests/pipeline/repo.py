@@ -1,8 +1,10 @@
 """A throwaway copy of the project in a temporary git repository, and runners for dvc and git.
 
 The copy has the real dvc.yaml and src/, a tiny params.yaml aimed at a generated
-dataset, and a local directory mirror of that dataset named by
-FASHION_MNIST_MIRROR, so a whole `dvc repro` (training included) takes seconds.
+dataset, a local directory mirror of that dataset named by FASHION_MNIST_MIRROR,
+and a tiny field delivery `dvc import-url`-ed from a folder beside the project (as
+the real one is from ../shared), so a whole `dvc repro` (training included) takes
+seconds.
 """
 
 import os
@@ -19,6 +21,7 @@ import yaml
 from apparel_classifier.download import MIRROR_ENV
 from apparel_classifier.fileio import md5sum
 from tests.fakes import REPO_ROOT, tiny_params, write_fake_raw
+from tests.images import write_fake_field
 
 # What a clone of the project holds that the pipeline needs (data and models come from DVC).
 _COPIED = ("dvc.yaml", "src", ".gitignore", ".dvcignore", "data/extra/README.md")
@@ -41,6 +44,7 @@ class Repo:
     root: Path
     mirror: Path
     md5: dict[str, str]
+    field_source: Path  # the labelling team's folder that data/field is imported from
     env: dict[str, str] = field(default_factory=dict)
 
     def run(
@@ -166,12 +170,17 @@ def make_repo(tmp_path: Path, n_train: int = 200, n_test: int = 100, **overrides
         elif src.is_file():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, root / name)
-    repo = Repo(root=root, mirror=mirror, md5=md5, env=_environment(root, mirror))
-    repo.write_params(tiny_params(md5, n_train, n_test, **overrides))
+    field_source = tmp_path / "field-photos"
+    repo = Repo(root, mirror, md5, field_source, env=_environment(root, mirror))
+    params = tiny_params(md5, n_train, n_test, **overrides)
+    repo.write_params(params)
+    write_fake_field(field_source, params["field"]["categories"])
     repo.git("init", "-q", "-b", "main")
     repo.dvc("init", "-q")
     # The project's committed DVC config (its S3 remote) comes along, as in a clone.
     if (REPO_ROOT / ".dvc" / "config").is_file():
         shutil.copy2(REPO_ROOT / ".dvc" / "config", root / ".dvc" / "config")
+    # As the project imports ../shared/datasets/clothing-photos: a path relative to data/.
+    repo.dvc("import-url", "../../field-photos", "data/field")
     repo.commit("tiny copy of the project")
     return repo

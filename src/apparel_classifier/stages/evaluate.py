@@ -1,40 +1,58 @@
-"""Stage `evaluate`: score the trained model on the test split; write metrics and plot data."""
+"""Stage `evaluate`: score the model on the test split and the field photos; write metrics."""
 
 import csv
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from PIL import Image
 
 from apparel_classifier import paths
 from apparel_classifier.errors import UserError, run_stage
 from apparel_classifier.evaluation import (
     classification_metrics,
     confusion_rows,
+    field_answers,
+    field_metrics,
+    field_mistakes,
     mistakes_grid,
     most_confident_mistakes,
+    network_view,
     per_class_accuracy,
+    photo_and_view,
     predict_proba,
+    predicted_caption,
 )
 from apparel_classifier.fileio import atomic_path, write_json
 from apparel_classifier.model_card import dataset_mismatches, load_card, load_model
-from apparel_classifier.params import EvaluateParams, load_params
-from apparel_classifier.splits import load_processed
+from apparel_classifier.params import EvaluateParams, FieldParams, load_params
+from apparel_classifier.splits import FIELD_VAL, load_processed, processed_files
 from apparel_classifier.transforms import normalize
 
 log = logging.getLogger(__name__)
 
+METRICS_FILE = "metrics.json"
+FIELD_METRICS_FILE = "field.json"
 CONFUSION_FILE = "confusion.csv"
 PER_CLASS_FILE = "per_class_accuracy.csv"
 MISTAKES_FILE = "mistakes.png"
+FIELD_CONFUSION_FILE = "field_confusion.csv"
+FIELD_MISTAKES_FILE = "field_mistakes.png"
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+def _write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
     with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
+
+
+def _write_png(path: Path, image: Image.Image) -> None:
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")
 
 
 def check_dataset(model_dir: Path, processed_dir: Path) -> None:
@@ -51,40 +69,85 @@ def check_dataset(model_dir: Path, processed_dir: Path) -> None:
 def run(
     processed_dir: Path,
     model_dir: Path,
-    metrics_file: Path,
+    metrics_dir: Path,
     plots_dir: Path,
     params: EvaluateParams,
-) -> dict[str, Any]:
-    """Evaluate `model_dir` on the test split; write metrics and plot files; return the metrics."""
+    field: FieldParams,
+) -> dict[str, dict[str, Any]]:
+    """Evaluate `model_dir` on the test split and the field validation photos.
+
+    Writes metrics.json and field.json to `metrics_dir`, the plot files to
+    `plots_dir`, and returns both metrics as {"test": ..., "field": ...}.
+    """
     check_dataset(model_dir, processed_dir)
     model, card = load_model(model_dir)
-    test = load_processed(processed_dir, "test")
-    norm = card.normalization
-    x = normalize(torch.from_numpy(test.images), norm["mean"], norm["std"])
-    probs = predict_proba(model, x, params.batch_size)
-    predicted = probs.argmax(axis=1)
-    classes = card.classes
+    norm, classes = card.normalization, card.classes
 
+    def probabilities(images: np.ndarray) -> np.ndarray:
+        x = normalize(torch.from_numpy(images), norm["mean"], norm["std"])
+        return predict_proba(model, x, params.batch_size)
+
+    test = load_processed(processed_dir, "test")
+    probs = probabilities(test.images)
+    predicted = probs.argmax(axis=1)
     metrics = classification_metrics(test.labels, probs, classes)
-    write_json(metrics_file, metrics)
-    _write_csv(plots_dir / CONFUSION_FILE, confusion_rows(test.labels, predicted, classes))
-    _write_csv(plots_dir / PER_CLASS_FILE, per_class_accuracy(test.labels, predicted, classes))
+    write_json(metrics_dir / METRICS_FILE, metrics)
+    pair = ["actual", "predicted"]
+    _write_csv(plots_dir / CONFUSION_FILE, confusion_rows(test.labels, predicted, classes), pair)
+    per_class = per_class_accuracy(test.labels, predicted, classes)
+    _write_csv(plots_dir / PER_CLASS_FILE, per_class, ["class", "accuracy"])
     worst = most_confident_mistakes(test.labels, probs, params.mistakes_shown)
-    grid = mistakes_grid(test.images, test.labels, probs, worst, classes)
-    with atomic_path(plots_dir / MISTAKES_FILE) as tmp:
-        grid.save(tmp, format="PNG")
-    return metrics
+    _write_png(
+        plots_dir / MISTAKES_FILE,
+        mistakes_grid(
+            [network_view(test.images[i]) for i in worst],
+            [(classes[test.labels[i]], predicted_caption(probs[i], classes)) for i in worst],
+        ),
+    )
+
+    # The field photos: the same model on what users actually send.
+    photos = load_processed(processed_dir, FIELD_VAL)
+    info = json.loads(processed_files(processed_dir)["dataset"].read_text(encoding="utf-8"))
+    folders, files = info["field"]["folders"], info["field"]["val_files"]
+    field_probs = probabilities(photos.images) if len(photos) else np.zeros((0, len(classes)))
+    answers = field_answers(folders, field.categories, photos.labels, field_probs, classes)
+    field_scores = field_metrics(folders, photos.labels, field_probs, answers)
+    write_json(metrics_dir / FIELD_METRICS_FILE, field_scores)
+    field_rows = [
+        {"actual": folders[k], "predicted": classes[p]}
+        for k, p in zip(photos.labels, field_probs.argmax(axis=1), strict=True)
+    ]
+    _write_csv(plots_dir / FIELD_CONFUSION_FILE, field_rows, pair)
+    worst = field_mistakes(field_probs, answers, params.mistakes_shown)
+    _write_png(
+        plots_dir / FIELD_MISTAKES_FILE,
+        mistakes_grid(
+            [photo_and_view(Path(files[i]), photos.images[i]) for i in worst],
+            [
+                (folders[photos.labels[i]], predicted_caption(field_probs[i], classes))
+                for i in worst
+            ],
+        ),
+    )
+    return {"test": metrics, "field": field_scores}
 
 
 def main() -> None:
     """Entry point for `dvc repro evaluate`."""
     params = load_params()
     metrics = run(
-        paths.PROCESSED_DIR, paths.MODELS_DIR, paths.METRICS_FILE, paths.PLOTS_DIR, params.evaluate
+        paths.PROCESSED_DIR,
+        paths.MODELS_DIR,
+        paths.METRICS_DIR,
+        paths.PLOTS_DIR,
+        params.evaluate,
+        params.field,
     )
+    test, field = metrics["test"], metrics["field"]
     log.info(
-        "evaluate: test accuracy %.4f, macro F1 %.4f, loss %.4f",
-        metrics["accuracy"], metrics["macro_f1"], metrics["loss"],
+        "evaluate: test accuracy %.4f, macro F1 %.4f, loss %.4f; field accuracy %s on %d photos",
+        test["accuracy"], test["macro_f1"], test["loss"],
+        "n/a" if field["accuracy"] is None else f"{field['accuracy']:.4f}", field["photos"],
     )  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""Stage `preprocess`: validate raw files, split off validation, add extra images, write .npy."""
+"""Stage `preprocess`: validate raw data, split off validation, add extra and field photos."""
 
 import logging
 from pathlib import Path
@@ -8,12 +8,20 @@ import numpy as np
 
 from apparel_classifier import paths
 from apparel_classifier.errors import run_stage
-from apparel_classifier.extra import ExtraImages, load_extra
+from apparel_classifier.fashion_mnist import EXTRA_FOLDERS
 from apparel_classifier.fileio import write_json, write_npy
-from apparel_classifier.params import DatasetParams, PreprocessParams, load_params
-from apparel_classifier.preprocessing import describe, load_raw, split_train_val
+from apparel_classifier.params import DatasetParams, FieldParams, PreprocessParams, load_params
+from apparel_classifier.photos import load_folders
+from apparel_classifier.preprocessing import (
+    describe,
+    field_training_split,
+    folder_counts,
+    import_version,
+    load_raw,
+    split_train_val,
+)
 from apparel_classifier.schema import validate
-from apparel_classifier.splits import Split, processed_files
+from apparel_classifier.splits import FIELD_VAL, Split, processed_files
 
 log = logging.getLogger(__name__)
 
@@ -23,26 +31,48 @@ def run(
     out_dir: Path,
     dataset: DatasetParams,
     params: PreprocessParams,
+    field: FieldParams,
     extra_dir: Path | None = None,
+    field_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Turn the raw IDX files into train/val/test .npy files and dataset.json; return the latter.
+    """Turn the raw IDX files and photos into train/val/test/field_val .npy and dataset.json.
 
-    Images under `extra_dir` join the training split only, after validation has
-    been split off, so val and test keep measuring against the official data.
+    Images under `extra_dir`, and the field train photos under `field_dir`, join the
+    training split only, after validation has been split off, so val and test keep
+    measuring against the official data. The field validation photos are written
+    apart, for `evaluate` alone.
     """
     official_train, test = load_raw(raw_dir, "train"), load_raw(raw_dir, "test")
     validate(official_train, "training set", dataset.train_size)
     validate(test, "test set", dataset.test_size)
     train, val = split_train_val(official_train, params.val_fraction, params.seed)
-    extra = load_extra(extra_dir) if extra_dir is not None else ExtraImages.empty()
+
+    extra = load_folders(extra_dir, EXTRA_FOLDERS)
+    folders = list(field.categories)
+    field_dirs = {k: field_dir / v for k, v in paths.FIELD_SPLITS.items()} if field_dir else {}
+    field_train = load_folders(field_dirs.get("train"), folders)
+    field_val = load_folders(field_dirs.get("val"), folders)
+    from_field = field_training_split(field_train, field)
     train = Split(
-        np.concatenate([train.images, extra.split.images]),
-        np.concatenate([train.labels, extra.split.labels]),
+        np.concatenate([train.images, extra.images, from_field.images]),
+        np.concatenate([train.labels, extra.labels, from_field.labels]),
     )
     splits = {"train": train, "val": val, "test": test}
-    info = describe(splits, extra.split, extra.rejected)
+    info = describe(splits, Split(extra.images, extra.labels), extra.rejected)
+    info["field"] = {
+        "version": import_version(field_dir) if field_dir else None,
+        "folders": folders,
+        "counts": {
+            "train": folder_counts(field_train, folders),
+            "validation": folder_counts(field_val, folders),
+        },
+        "trained_on": len(from_field) // max(1, field.train_repeats),
+        "rejected": field_train.rejected | field_val.rejected,
+        "val_files": field_val.files,  # in the order of field_val_*.npy
+    }
 
     files = processed_files(out_dir)
+    splits[FIELD_VAL] = Split(field_val.images, field_val.labels)
     for name, split in splits.items():
         write_npy(files[f"{name}_images"], np.ascontiguousarray(split.images))
         write_npy(files[f"{name}_labels"], split.labels.astype(np.int64))
@@ -54,15 +84,25 @@ def main() -> None:
     """Entry point for `dvc repro preprocess`."""
     params = load_params()
     info = run(
-        paths.RAW_DIR, paths.PROCESSED_DIR, params.dataset, params.preprocess, paths.EXTRA_DIR
+        paths.RAW_DIR,
+        paths.PROCESSED_DIR,
+        params.dataset,
+        params.preprocess,
+        params.field,
+        extra_dir=paths.EXTRA_DIR,
+        field_dir=paths.FIELD_DIR,
     )
-    counts = info["counts"]
+    counts, field = info["counts"], info["field"]
     log.info(
-        "preprocess: train %d (%d extra, %d rejected), val %d, test %d images; mean %.4f, std %.4f",
+        "preprocess: train %d (%d extra, %d field photos ×%d), val %d, test %d, field val %d "
+        "images; %d rejected; mean %.4f, std %.4f",
         sum(counts["train"].values()),
         sum(info["extra"]["counts"].values()),
-        len(info["extra"]["rejected"]),
+        field["trained_on"],
+        params.field.train_repeats,
         *(sum(counts[s].values()) for s in ("val", "test")),
+        len(field["val_files"]),
+        len(info["extra"]["rejected"]) + len(field["rejected"]),
         info["mean"],
         info["std"],
     )

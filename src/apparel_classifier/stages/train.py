@@ -22,7 +22,7 @@ from apparel_classifier.model_card import (
 )
 from apparel_classifier.params import TRAINING_KEYS, DatasetParams, TrainingParams, load_params
 from apparel_classifier.resume import ResumeStore, run_key
-from apparel_classifier.splits import load_processed, processed_files
+from apparel_classifier.splits import load_processed, training_files
 from apparel_classifier.training import EpochRecord, FitResult
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def run(
         )
     training.make_deterministic(params.seed)
 
-    files = processed_files(processed_dir)
+    files = training_files(processed_dir)
     info = json.loads(files["dataset"].read_text(encoding="utf-8"))
     mean, std = float(info["mean"]), float(info["std"])
     splits = {name: load_processed(processed_dir, name) for name in ("train", "val")}
@@ -100,6 +100,8 @@ def run(
             processed=data_md5,
             # download verified every raw file against these MD5s (the ones dvc.lock records).
             raw={(paths.RAW_DIR / n).as_posix(): md5 for n, md5 in dataset.md5.items()},
+            # The field photos' delivery (the hash data/field.dvc records), when imported.
+            field={paths.FIELD_DIR.as_posix(): v} if (v := info["field"]["version"]) else {},
         ),
         params=training_params,
         code=code,

@@ -1,0 +1,58 @@
+"""Field photos in `preprocess`: train photos join training, validation photos never do."""
+
+from pathlib import Path
+
+import numpy as np
+
+from apparel_classifier.fashion_mnist import CLASS_NAMES
+from apparel_classifier.params import parse_params
+from apparel_classifier.stages import preprocess
+from tests.fakes import tiny_params, write_fake_raw
+from tests.images import write_fake_field
+
+
+def _run(tmp_path: Path, out: str) -> dict:
+    params = parse_params(tiny_params(write_fake_raw(tmp_path / "raw")))
+    return preprocess.run(
+        tmp_path / "raw",
+        tmp_path / out,
+        params.dataset,
+        params.preprocess,
+        params.field,
+        field_dir=tmp_path / "field",
+    )
+
+
+def test_field_train_photos_of_one_class_folders_join_training(tmp_path: Path) -> None:
+    params = parse_params(tiny_params(write_fake_raw(tmp_path / "raw")))
+    categories = params.field.categories
+    write_fake_field(tmp_path / "field", categories, train=3, validation=2)
+    plain = preprocess.run(
+        tmp_path / "raw", tmp_path / "a", params.dataset, params.preprocess, params.field
+    )
+    info = _run(tmp_path, "b")
+
+    one_class = [f for f, classes in categories.items() if len(classes) == 1]
+    assert info["field"]["trained_on"] == 3 * len(one_class)  # not shoes, not hats
+    added = sum(info["counts"]["train"].values()) - sum(plain["counts"]["train"].values())
+    assert added == 3 * len(one_class) * params.field.train_repeats
+    labels = np.load(tmp_path / "b" / "train_labels.npy")[-added:]
+    expected = sorted(CLASS_NAMES.index(categories[f][0]) for f in one_class)
+    assert sorted(set(labels.tolist())) == expected
+    assert info["field"]["counts"]["validation"] == dict.fromkeys(categories, 2)
+    assert len(np.load(tmp_path / "b" / "field_val_labels.npy")) == 2 * len(categories)
+
+
+def test_validation_photos_never_reach_the_training_split(tmp_path: Path) -> None:
+    categories = parse_params(tiny_params(write_fake_raw(tmp_path / "raw"))).field.categories
+    write_fake_field(tmp_path / "field", categories, train=2, validation=1)
+    _run(tmp_path, "before")
+    write_fake_field(tmp_path / "field", categories, train=0, validation=3, seed=4)
+    info = _run(tmp_path, "after")
+
+    for name in ("train_images.npy", "train_labels.npy"):
+        before = (tmp_path / "before" / name).read_bytes()
+        assert (tmp_path / "after" / name).read_bytes() == before, name
+    assert info["field"]["counts"]["validation"] == dict.fromkeys(categories, 4)
+    field_val = (tmp_path / d / "field_val_labels.npy" for d in ("before", "after"))
+    assert [len(np.load(f)) for f in field_val] == [len(categories), 4 * len(categories)]
