@@ -58,8 +58,9 @@ class FieldParams(_Section):
     """
 
     categories: dict[str, list[str]] = Field(min_length=1)
-    # Each field train photo of a folder with exactly one class joins the training split
-    # this many times (0: train on Fashion-MNIST alone); validation photos never do.
+    # Each field train photo of a folder with classes joins the training split this many
+    # times, labelled with the folder's first class (0: train on Fashion-MNIST alone);
+    # validation photos never do.
     train_repeats: Annotated[int, Field(ge=0, le=20)]
 
     @field_validator("categories")

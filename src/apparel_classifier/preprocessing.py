@@ -46,16 +46,14 @@ def class_counts(labels: np.ndarray) -> dict[str, int]:
 
 
 def field_training_split(photos: LabelledPhotos, field: FieldParams) -> Split:
-    """Field train photos of one-class folders, labelled with that class, `train_repeats` times.
+    """Field train photos, labelled with their folder's first class, `train_repeats` times.
 
-    Folders with several classes (`shoes`: which footwear?) or none (outside the
-    catalogue) give no usable training label, so their photos are left out.
+    A folder of several classes trains as its first: `shoes` (pairs seen from above,
+    which footwear is not said) as Sneaker, so the network learns that such photos
+    are footwear, and any footwear counts as right. Photos of folders without a
+    class (outside the catalogue) are left out: they have no label to learn.
     """
-    label_of = {
-        i: CLASS_NAMES.index(cs[0])
-        for i, cs in enumerate(field.categories.values())
-        if len(cs) == 1
-    }
+    label_of = {i: CLASS_NAMES.index(cs[0]) for i, cs in enumerate(field.categories.values()) if cs}
     keep = np.flatnonzero(np.isin(photos.labels, list(label_of)))
     labels = np.asarray([label_of[int(k)] for k in photos.labels[keep]], dtype=np.int64)
     return Split(

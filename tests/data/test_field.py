@@ -23,7 +23,7 @@ def _run(tmp_path: Path, out: str) -> dict:
     )
 
 
-def test_field_train_photos_of_one_class_folders_join_training(tmp_path: Path) -> None:
+def test_field_train_photos_join_training_as_their_folders_first_class(tmp_path: Path) -> None:
     params = parse_params(tiny_params(write_fake_raw(tmp_path / "raw")))
     categories = params.field.categories
     write_fake_field(tmp_path / "field", categories, train=3, validation=2)
@@ -32,13 +32,14 @@ def test_field_train_photos_of_one_class_folders_join_training(tmp_path: Path) -
     )
     info = _run(tmp_path, "b")
 
-    one_class = [f for f, classes in categories.items() if len(classes) == 1]
-    assert info["field"]["trained_on"] == 3 * len(one_class)  # not shoes, not hats
+    with_class = [f for f, classes in categories.items() if classes]
+    assert info["field"]["trained_on"] == 3 * len(with_class)  # not hats, shorts, skirts
     added = sum(info["counts"]["train"].values()) - sum(plain["counts"]["train"].values())
-    assert added == 3 * len(one_class) * params.field.train_repeats
+    assert added == 3 * len(with_class) * params.field.train_repeats
     labels = np.load(tmp_path / "b" / "train_labels.npy")[-added:]
-    expected = sorted(CLASS_NAMES.index(categories[f][0]) for f in one_class)
+    expected = sorted(CLASS_NAMES.index(categories[f][0]) for f in with_class)
     assert sorted(set(labels.tolist())) == expected
+    assert CLASS_NAMES.index("Sneaker") in labels  # shoes train as their first class
     assert info["field"]["counts"]["validation"] == dict.fromkeys(categories, 2)
     assert len(np.load(tmp_path / "b" / "field_val_labels.npy")) == 2 * len(categories)
 

@@ -1,19 +1,33 @@
-"""The CI quality gate passes a good model and fails a worse one."""
+"""The CI quality gate passes a good model and fails a worse one, on test and field accuracy."""
 
 import json
 from pathlib import Path
 
 import pytest
+
 from tools import quality_gate
+
+
+def _gate(tmp_path: Path, test: float, field: float) -> int:
+    for name, accuracy in (("metrics.json", test), ("field.json", field)):
+        (tmp_path / name).write_text(json.dumps({"accuracy": accuracy}))
+    args = ["--metrics", str(tmp_path / "metrics.json")]
+    return quality_gate.main([*args, "--field-metrics", str(tmp_path / "field.json")])
 
 
 @pytest.mark.parametrize(("accuracy", "status"), [(0.93, 0), (0.925, 0), (0.9249, 1)])
 def test_gate_compares_accuracy_with_the_target(
     tmp_path: Path, accuracy: float, status: int
 ) -> None:
-    metrics = tmp_path / "metrics.json"
-    metrics.write_text(json.dumps({"accuracy": accuracy}))
-    assert quality_gate.main(["--metrics", str(metrics)]) == status
+    assert _gate(tmp_path, accuracy, 0.9) == status
+
+
+@pytest.mark.parametrize(("field", "status"), [(0.8, 0), (0.75, 0), (0.7499, 1)])
+def test_gate_compares_field_accuracy_with_its_target(
+    tmp_path: Path, field: float, status: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _gate(tmp_path, 0.93, field) == status
+    assert ("field accuracy" in capsys.readouterr().err) == bool(status)
 
 
 def test_gate_fails_without_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from tools.server import running_server
 
 # Small limits, so the rejection paths are cheap to reach; the defaults are tested directly.

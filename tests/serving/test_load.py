@@ -1,8 +1,7 @@
 """Load: 8 concurrent clients for 10 seconds against the running server, with zero errors."""
 
-from tools.bench_serving import load_test
-
 from tests.images import encode, fashion_item, product_photo
+from tools.bench_serving import load_test
 
 
 def test_eight_clients_for_ten_seconds_without_errors(server: str) -> None:
