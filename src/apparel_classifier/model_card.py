@@ -79,7 +79,7 @@ class TrainingInfo(_Part):
 class ModelCard(_Part):
     """Everything needed to trust, reproduce and serve a model."""
 
-    schema_version: int = 2
+    schema_version: int = 3
     model: ModelInfo
     dataset: DatasetInfo
     params: dict[str, Any]
