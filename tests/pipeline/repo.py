@@ -101,6 +101,14 @@ class Repo:
         """path -> md5 of each output of `stage`, as dvc.lock records it."""
         return {out["path"]: out["md5"] for out in self.lock()["stages"][stage]["outs"]}
 
+    def train_data_md5s(self) -> dict[str, str]:
+        """path -> md5 of each processed file `train` depends on, as dvc.lock records it.
+
+        Exactly what a model card names: the field validation photos are not among them.
+        """
+        deps = self.lock()["stages"]["train"]["deps"]
+        return {d["path"]: d["md5"] for d in deps if d["path"].startswith("data/processed/")}
+
     def all_lock_md5s(self) -> dict[str, str]:
         """path -> md5 of every file output of every stage, as dvc.lock records it."""
         outs = (out for stage in self.lock()["stages"].values() for out in stage.get("outs", []))

@@ -21,7 +21,7 @@ def test_repro_trains_evaluates_and_ties_the_card_to_dvc_lock(repo: Repo) -> Non
     repo.dvc("repro")
 
     card = json.loads((repo.root / "models" / "model_card.json").read_text())
-    assert card["dataset"]["processed"] == repo.lock_md5s("preprocess")
+    assert card["dataset"]["processed"] == repo.train_data_md5s()
     assert card["dataset"]["raw"] == repo.lock_md5s("download")
 
     shown = json.loads(repo.dvc("metrics", "show", "--json").stdout)

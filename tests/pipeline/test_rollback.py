@@ -24,7 +24,7 @@ def _assert_workspace_matches_lock(repo: Repo) -> None:
     assert repo.workspace_md5s(expected) == expected
     assert "Data and pipelines are up to date." in repo.dvc("status").stdout
     card = json.loads((repo.root / "models" / "model_card.json").read_text())
-    assert card["dataset"]["processed"] == repo.lock_md5s("preprocess")
+    assert card["dataset"]["processed"] == repo.train_data_md5s()
 
 
 def test_checkout_of_a_tag_restores_data_and_model_exactly(repo: Repo) -> None:
