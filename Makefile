@@ -47,7 +47,10 @@ lock-check: | $(UV)
 # it is frozen): restore them from DVC's cache, or else import them again from the
 # labelling team's folder. The same delivery leaves data/field.dvc unchanged.
 run: $(STAMP)
-	@$(BIN)/dvc checkout -q data/field.dvc 2>/dev/null || $(BIN)/dvc update data/field.dvc
+	@$(BIN)/dvc checkout -q data/field.dvc 2>/dev/null || $(BIN)/dvc update data/field.dvc || { \
+		echo "error: the field photos are imported from ../shared/datasets/clothing-photos" \
+			"(beside this project, see data/field.dvc); put the labelling team's folder there," \
+			"or re-point the import: dvc import-url --force <folder> data/field" >&2; exit 1; }
 	$(BIN)/dvc repro
 
 # Git hooks that keep DVC in step with git: post-checkout runs `dvc checkout`,
