@@ -46,11 +46,17 @@ lock-check: | $(UV)
 # A fresh clone has data/field.dvc but not the field photos (DVC never re-runs an import:
 # it is frozen): restore them from DVC's cache, or else import them again from the
 # labelling team's folder. The same delivery leaves data/field.dvc unchanged.
+# If the folder holds a newer delivery than the one committed, say so: that is new data
+# (commit data/field.dvc to adopt it), not a reproduction of the committed state.
 run: $(STAMP)
 	@$(BIN)/dvc checkout -q data/field.dvc 2>/dev/null || $(BIN)/dvc update data/field.dvc || { \
 		echo "error: the field photos are imported from ../shared/datasets/clothing-photos" \
 			"(beside this project, see data/field.dvc); put the labelling team's folder there," \
-			"or re-point the import: dvc import-url --force <folder> data/field" >&2; exit 1; }
+			"or re-point the import with an absolute path:" \
+			"dvc import-url --force /path/to/photos data/field" >&2; exit 1; }
+	@git diff --quiet -- data/field.dvc 2>/dev/null || echo "note: the field photos' folder" \
+		"holds a newer delivery than the committed one: data/field.dvc changed; commit it" \
+		"with dvc.lock to adopt the new dataset version" >&2
 	$(BIN)/dvc repro
 
 # Git hooks that keep DVC in step with git: post-checkout runs `dvc checkout`,

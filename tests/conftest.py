@@ -16,8 +16,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     marker in pyproject.toml, or --strict-markers stops the run.
     """
     for item in items:
-        group = item.path.relative_to(TESTS_DIR).parts[0]
-        item.add_marker(getattr(pytest.mark, group))
+        parts = item.path.relative_to(TESTS_DIR).parts
+        if len(parts) < 2:  # a folder, then the file
+            raise pytest.UsageError(f"{item.path}: put each test file in a tests/<group>/ folder")
+        item.add_marker(getattr(pytest.mark, parts[0]))
 
 
 @pytest.fixture(scope="session")

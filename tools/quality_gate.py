@@ -24,7 +24,13 @@ MIN_FIELD_ACCURACY = 0.70
 def check(metrics_file: Path, minimum: float, what: str) -> float:
     """Return the `accuracy` in `metrics_file`; raise UserError when it is below `minimum`."""
     try:
-        accuracy = float(json.loads(metrics_file.read_text(encoding="utf-8"))["accuracy"])
+        value = json.loads(metrics_file.read_text(encoding="utf-8"))["accuracy"]
+        if value is None:  # evaluate found no photo to score (field.json on an empty folder)
+            raise UserError(
+                f"{metrics_file} scores no {what} images: check that the data is there "
+                "(for field photos, data/field/validation/) and rerun `dvc repro`"
+            )
+        accuracy = float(value)
     except FileNotFoundError:
         raise UserError(f"{metrics_file} not found: run the pipeline first (`make run`)") from None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:

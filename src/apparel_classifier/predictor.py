@@ -75,6 +75,8 @@ class Predictor:
 
     def predict_arrays(self, images: np.ndarray) -> list[Prediction]:
         """Classify already preprocessed Fashion-MNIST images: uint8 (N, 28, 28), light on black."""
+        if len(images) == 0:
+            return []
         x = normalize(torch.from_numpy(images), self._mean, self._std).to(self.device)
         logits = predict_logits(self.model, x, batch_size=len(x))
         probs = torch.softmax(logits.float(), dim=1).cpu().numpy()  # (N, classes)

@@ -54,8 +54,8 @@ def host() -> str:
 
 
 def machine() -> str:
-    """The OS and processor, e.g. `Linux-6.1-x86_64`."""
-    return platform.platform(terse=True) + "-" + platform.machine()
+    """The OS, its version and the processor, e.g. `Linux-6.18.44-x86_64-with-glibc2.36`."""
+    return platform.platform()
 
 
 def git_state(cwd: Path = Path()) -> GitState:

@@ -33,3 +33,14 @@ def test_gate_compares_field_accuracy_with_its_target(
 def test_gate_fails_without_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert quality_gate.main(["--metrics", str(tmp_path / "missing.json")]) == 1
     assert "make run" in capsys.readouterr().err
+
+
+def test_gate_says_so_when_no_field_photo_was_scored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # evaluate writes `"accuracy": null` when data/field/validation/ held no in-catalogue photo.
+    (tmp_path / "metrics.json").write_text(json.dumps({"accuracy": 0.93}))
+    (tmp_path / "field.json").write_text(json.dumps({"accuracy": None, "photos": 0}))
+    args = ["--metrics", str(tmp_path / "metrics.json")]
+    assert quality_gate.main([*args, "--field-metrics", str(tmp_path / "field.json")]) == 1
+    assert "scores no field images" in capsys.readouterr().err

@@ -165,3 +165,8 @@ def test_card_of_other_weights_is_a_clear_error(tiny_model_dir: Path, tmp_path: 
     assert other.model.weights_md5 != ""
     with pytest.raises(UserError, match="does not match its card"):
         Predictor(model_dir)
+
+
+def test_no_images_give_no_predictions(predictor: Predictor) -> None:
+    assert predictor.predict_arrays(np.zeros((0, 28, 28), np.uint8)) == []
+    assert predictor.predict_batch([]) == []
