@@ -28,3 +28,11 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model_dir = tmp_path_factory.mktemp("models")
     save_tiny_model(model_dir)
     return model_dir
+
+
+@pytest.fixture(scope="session")
+def unsure_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with a confidence threshold of 1: every answer is "not sure, closest: X"."""
+    model_dir = tmp_path_factory.mktemp("unsure_model")
+    save_tiny_model(model_dir, threshold=1.0)
+    return model_dir

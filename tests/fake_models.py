@@ -12,6 +12,7 @@ import torch
 from apparel_classifier import __version__
 from apparel_classifier.fashion_mnist import CLASS_NAMES, RAW_FILES
 from apparel_classifier.model_card import (
+    CalibrationInfo,
     CodeInfo,
     DatasetInfo,
     ModelCard,
@@ -34,6 +35,7 @@ def _card(
     mean: float,
     std: float,
     epochs: int,
+    threshold: float,
 ) -> ModelCard:
     """A complete card; `save_model` fills in the weights file and its MD5."""
     return ModelCard(
@@ -50,6 +52,7 @@ def _card(
         versions={"apparel_classifier": __version__, "torch": torch.__version__},
         classes=list(CLASS_NAMES),
         normalization={"mean": mean, "std": std},
+        calibration=CalibrationInfo(temperature=1.0, threshold=threshold),
         training=TrainingInfo(
             best_epoch=epochs,
             epochs_run=epochs,
@@ -60,8 +63,13 @@ def _card(
     )
 
 
-def save_tiny_model(model_dir: Path, width: int = 8, epochs: int = 3) -> ModelCard:
+def save_tiny_model(
+    model_dir: Path, width: int = 8, epochs: int = 3, threshold: float = 0.0
+) -> ModelCard:
     """Train a width-8 FashionCNN for a moment on fake bars data and save it into `model_dir`.
+
+    `threshold` is the card's confidence threshold: 0 never marks an answer uncertain,
+    1 always does (tests of the "not sure" answer use that).
 
     It goes through the library's own `training.fit`, so test models are trained the
     way real ones are.
@@ -77,5 +85,8 @@ def save_tiny_model(model_dir: Path, width: int = 8, epochs: int = 3) -> ModelCa
     result = fit(model, (x, y), (x, y), params, background=(0.0 - mean) / std)
     model.load_state_dict(result.best_state)
     fake_data = {"fake/train_images.npy": "0" * 32}
-    card = _card(model.eval(), width=width, processed=fake_data, mean=mean, std=std, epochs=epochs)
+    card = _card(
+        model.eval(), width=width, processed=fake_data, mean=mean, std=std, epochs=epochs,
+        threshold=threshold,
+    )  # fmt: skip
     return save_model(model_dir, model, card)

@@ -37,7 +37,7 @@ def predict_files(predictor: Predictor, files: list[Path]) -> list[dict[str, Any
             continue
         results.append({
             "file": str(path), "category": p.category, "class_id": p.class_id,
-            "confidence": round(p.confidence, 6),
+            "confidence": round(p.confidence, 6), "uncertain": p.uncertain,
             "probabilities": dict(zip(predictor.classes, (round(q, 6) for q in p.probabilities),
                                       strict=True)),
         })  # fmt: skip
@@ -45,14 +45,20 @@ def predict_files(predictor: Predictor, files: list[Path]) -> list[dict[str, Any
 
 
 def format_table(results: list[dict[str, Any]]) -> str:
-    """File, category and confidence in aligned columns; an error takes the rest of its line."""
+    """File, category, confidence and whether the model is sure, in aligned columns.
+
+    An error takes the rest of its file's line.
+    """
     width = max(len("FILE"), *(len(r["file"]) for r in results))
-    lines = [f"{'FILE':<{width}}  {'CATEGORY':<12}  CONFIDENCE"]
+    lines = [f"{'FILE':<{width}}  {'CATEGORY':<12}  CONFIDENCE  SURE"]
     for r in results:
         if "error" in r:
             lines.append(f"{r['file']:<{width}}  error: {r['error']}")
         else:
-            lines.append(f"{r['file']:<{width}}  {r['category']:<12}  {r['confidence']:>10.1%}")
+            sure = "no, closest match" if r["uncertain"] else "yes"
+            lines.append(
+                f"{r['file']:<{width}}  {r['category']:<12}  {r['confidence']:>10.1%}  {sure}"
+            )
     return "\n".join(lines)
 
 

@@ -10,13 +10,19 @@ from PIL import Image, ImageDraw, ImageFont
 from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_recall_fscore_support
 from torch import Tensor, nn
 
+from apparel_classifier.calibration import coverage_curve, expected_calibration_error, is_uncertain
 from apparel_classifier.networks import predict_logits
 
 
-def predict_proba(model: nn.Module, x: Tensor, batch_size: int) -> np.ndarray:
-    """Class probabilities (N, C) as float64 for normalised images `x` (N, 1, 28, 28)."""
+def predict_proba(
+    model: nn.Module, x: Tensor, batch_size: int, temperature: float = 1.0
+) -> np.ndarray:
+    """Class probabilities (N, C) as float64 for normalised images `x` (N, 1, 28, 28).
+
+    `temperature` is the card's calibration (1.0: the network's raw softmax).
+    """
     logits = predict_logits(model, x, batch_size)
-    probs = torch.softmax(logits, dim=1).cpu().numpy().astype(np.float64)
+    probs = torch.softmax(logits / temperature, dim=1).cpu().numpy().astype(np.float64)
     return probs / probs.sum(axis=1, keepdims=True)  # float32 softmax rows sum to 1 ± 1e-7 only
 
 
@@ -167,6 +173,45 @@ def field_metrics(
             "out_of_catalogue": mean(confidence[~in_catalogue]),
         },
     }
+
+
+def calibration_metrics(
+    raw: np.ndarray, calibrated: np.ndarray, correct: np.ndarray, temperature: float
+) -> dict[str, float]:
+    """The expected calibration error of the raw and the temperature-scaled confidences."""
+    return {
+        "temperature": temperature,
+        "ece_before": expected_calibration_error(raw.max(axis=1), correct),
+        "ece_after": expected_calibration_error(calibrated.max(axis=1), correct),
+    }
+
+
+def uncertainty_metrics(
+    probs: np.ndarray, answers: tuple[np.ndarray, ...], threshold: float
+) -> dict[str, float | None]:
+    """How the "not sure" rule splits the field photos, at the model's threshold.
+
+    Out of the catalogue, an answer given with confidence is a false claim; in it,
+    what counts is an answer that is both confident and right.
+    """
+    correct, in_catalogue = answers
+    sure = ~np.array([is_uncertain(float(c), threshold) for c in probs.max(axis=1)], bool)
+
+    def share(values: np.ndarray) -> float | None:
+        return float(values.mean()) if values.size else None
+
+    return {
+        "threshold": threshold,
+        "in_catalogue_sure_and_right": share((sure & correct)[in_catalogue]),
+        "out_of_catalogue_sure": share(sure[~in_catalogue]),
+    }
+
+
+def coverage_rows(
+    probs: np.ndarray, correct: np.ndarray, steps: int = 50
+) -> list[dict[str, float]]:
+    """The coverage-accuracy curve: answers kept above each threshold, and their accuracy."""
+    return coverage_curve(probs.max(axis=1), correct, np.linspace(0.0, 1.0, steps, endpoint=False))
 
 
 def field_mistakes(probs: np.ndarray, answers: tuple[np.ndarray, ...], count: int) -> np.ndarray:

@@ -76,10 +76,21 @@ class TrainingInfo(_Part):
     device: str
 
 
+class CalibrationInfo(_Part):
+    """How to read the network's confidences (see calibration.py).
+
+    Probabilities are softmax(logits / temperature), the temperature fitted on the
+    validation split; an answer below `threshold` is marked uncertain.
+    """
+
+    temperature: float
+    threshold: float
+
+
 class ModelCard(_Part):
     """Everything needed to trust, reproduce and serve a model."""
 
-    schema_version: int = 3
+    schema_version: int = 4
     model: ModelInfo
     dataset: DatasetInfo
     params: dict[str, Any]
@@ -87,6 +98,7 @@ class ModelCard(_Part):
     versions: dict[str, str]
     classes: list[str]
     normalization: dict[str, float]  # {"mean": ..., "std": ...} of the training split
+    calibration: CalibrationInfo
     training: TrainingInfo
 
 

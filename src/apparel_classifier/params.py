@@ -94,6 +94,9 @@ class TrainingParams(_Section):
     width: Annotated[int, Field(ge=1, le=512)]
     augment: AugmentParams
     val_batch_size: Annotated[int, Field(ge=1, le=65536)]
+    # Calibrated confidence below which an answer is marked uncertain ("not sure,
+    # closest: X"). Part of the model: a registered model carries its own threshold.
+    confidence_threshold: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 # The training keys, in params.yaml's order: the model card and the resume key record these.

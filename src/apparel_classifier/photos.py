@@ -3,30 +3,29 @@
 Two sources use it: the extra training images under data/extra/ (one folder per
 Fashion-MNIST class) and the field photos under data/field/{train,validation}/
 (the labelling team's folders). Any picture PIL can read is mapped onto
-Fashion-MNIST's format by `transforms.to_fashion_mnist`, the function the
-predictor uses; a file that cannot be used is reported by name and skipped, so
-one bad photo never blocks the rest.
+Fashion-MNIST's format by `transforms.to_fashion_mnist` after being decoded by
+`images.load_image`: the very functions the predictor uses. A file that cannot be
+used is reported by name and skipped, so one bad photo never blocks the rest.
 """
 
 import logging
+import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from apparel_classifier.fashion_mnist import IMAGE_SIZE
+from apparel_classifier.images import ImageError, load_image
 from apparel_classifier.transforms import to_fashion_mnist
 
 log = logging.getLogger(__name__)
 
-# What PIL raises for a file that is not a usable image (DecompressionBombError
-# derives from Exception directly, so it is named on its own).
-_UNREADABLE = (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError)
-# Field photos are ~400×533; JPEG's DCT decodes a reduced scale for free, and the
-# item ends up 28 pixels wide anyway (the predictor decodes uploads the same way).
-_DRAFT_SIZE = (512, 512)
+# Cutting a garment out of a scene costs ~25 ms of one core per photo; thousands of
+# photos are worth a process per core. Small folders (tests) stay in-process.
+_PARALLEL_FROM = 64
 
 
 @dataclass(frozen=True)
@@ -42,13 +41,21 @@ class LabelledPhotos:
         return len(self.labels)
 
 
-def read_photo(path: Path) -> np.ndarray:
-    """One photo file as a (28, 28) uint8 Fashion-MNIST image; raises what PIL raises."""
-    with Image.open(path) as image:
-        if image.format == "JPEG":
-            image.draft("RGB", _DRAFT_SIZE)
-        image.load()  # decode now, inside the caller's error handling
-        return to_fashion_mnist(image)
+def read_photo(path: Path) -> np.ndarray | str:
+    """One photo file as a (28, 28) uint8 Fashion-MNIST image, or why it cannot be used."""
+    try:
+        return to_fashion_mnist(load_image(path, path.name))
+    except ImageError as exc:
+        return str(exc)
+
+
+def read_photos(paths: Sequence[Path]) -> list[np.ndarray | str]:
+    """`read_photo` of each path, in order; on all cores when there are many."""
+    if len(paths) < _PARALLEL_FROM:
+        return [read_photo(p) for p in paths]
+    workers = min(os.cpu_count() or 1, 8)
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(read_photo, paths, chunksize=32))
 
 
 def load_folders(root: Path | None, folders: Sequence[str]) -> LabelledPhotos:
@@ -63,21 +70,21 @@ def load_folders(root: Path | None, folders: Sequence[str]) -> LabelledPhotos:
     files: list[str] = []
     rejected: dict[str, str] = {}
     present = sorted(p for p in root.iterdir() if p.is_dir()) if root and root.is_dir() else []
+    wanted: list[tuple[Path, int]] = []
     for folder in present:
         photos = sorted(p for p in folder.rglob("*") if p.is_file())
         if folder.name not in folders:
             why = f"unknown class folder {folder.name!r} (use one of: {', '.join(folders)})"
             rejected.update(dict.fromkeys(map(str, photos), why))
             continue
-        label = folders.index(folder.name)
-        for photo in photos:
-            try:
-                images.append(read_photo(photo))
-            except _UNREADABLE as exc:
-                rejected[str(photo)] = f"not a readable image ({exc})"
-                continue
-            labels.append(label)
-            files.append(str(photo))
+        wanted += [(photo, folders.index(folder.name)) for photo in photos]
+    for (photo, label), image in zip(wanted, read_photos([p for p, _ in wanted]), strict=True):
+        if isinstance(image, str):
+            rejected[str(photo)] = f"not a readable image ({image})"
+            continue
+        images.append(image)
+        labels.append(label)
+        files.append(str(photo))
     for path, reason in rejected.items():
         log.warning("skipped photo %s: %s", path, reason)
     stacked = np.stack(images) if images else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8)

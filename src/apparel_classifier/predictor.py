@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from apparel_classifier.calibration import is_uncertain
 from apparel_classifier.images import ImageSource, load_image
 from apparel_classifier.model_card import load_model
 from apparel_classifier.networks import predict_logits
@@ -19,12 +20,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Prediction:
-    """One image's answer: the most likely class and the whole probability vector."""
+    """One image's answer: the most likely class and the whole (calibrated) probability vector.
+
+    `uncertain` is True when the confidence is below the model's threshold: the honest
+    answer is then "not sure; the closest category is `category`".
+    """
 
     category: str
     class_id: int
     confidence: float
     probabilities: tuple[float, ...]  # indexed by class id, sums to 1
+    uncertain: bool
 
 
 class Predictor:
@@ -45,6 +51,8 @@ class Predictor:
         self.classes: tuple[str, ...] = tuple(self.card.classes)
         self._mean = self.card.normalization["mean"]
         self._std = self.card.normalization["std"]
+        self.temperature = self.card.calibration.temperature
+        self.threshold = self.card.calibration.threshold
         log.info(
             "loaded %s (weights %s, code %s) from %s",
             self.card.model.architecture, self.card.model.weights_md5[:8],
@@ -79,14 +87,15 @@ class Predictor:
             return []
         x = normalize(torch.from_numpy(images), self._mean, self._std).to(self.device)
         logits = predict_logits(self.model, x, batch_size=len(x))
-        probs = torch.softmax(logits.float(), dim=1).cpu().numpy()  # (N, classes)
-        ids = probs.argmax(axis=1)
+        probs = torch.softmax(logits.float() / self.temperature, dim=1).cpu().numpy()
+        ids = probs.argmax(axis=1)  # (N, classes) -> (N,)
         return [
             Prediction(
                 category=self.classes[k],
                 class_id=int(k),
                 confidence=float(p[k]),
                 probabilities=tuple(p.tolist()),
+                uncertain=is_uncertain(float(p[k]), self.threshold),
             )
             for k, p in zip(ids, probs, strict=True)
         ]

@@ -3,25 +3,39 @@
 Two steps, so that serving can never drift from training:
 
 * `to_fashion_mnist` maps any picture of a garment onto the training
-  distribution: 28×28 uint8, a light item centred on a black background;
+  distribution: 28×28 uint8, a light item centred on a black background (cut out
+  of its scene first when it lies on a bed or a floor);
 * `normalize` turns such uint8 images into the float tensor the network takes,
   with the training set's mean and standard deviation.
 """
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image
 
 from apparel_classifier.fashion_mnist import IMAGE_SIZE
+from apparel_classifier.segmentation import (
+    MIN_ITEM_SHARE,
+    garment_mask,
+    is_scene,
+    shrink,
+)
 
 # Fashion-MNIST's own conversion (Xiao et al. 2017, section 2) trims edges whose
 # colour is within 5% of the corner colour, fits the longest edge to 28 pixels,
-# centres the item and negates the intensities. We follow the same recipe.
+# centres the item and negates the intensities. We follow the same recipe on plain
+# backgrounds, and cut the item out of real scenes first (segmentation.py).
 _TRIM_TOLERANCE = 0.05 * 255
+# A cut-out item's intensities are stretched to this range (negated, as in
+# Fashion-MNIST): a white shirt on a white sheet must not vanish, and a black one
+# on a dark floor must not fade to the background's zero.
+_CUT_OUT_FLOOR = 60.0
+_STRETCH_PERCENTILES = (2.0, 98.0)
 
 
-def to_grayscale(image: Image.Image) -> np.ndarray:
-    """Any PIL image (RGB, RGBA, palette, grayscale) as a float32 (H, W) array in 0–255.
+def to_rgb(image: Image.Image) -> np.ndarray:
+    """Any PIL image (RGB, RGBA, palette, grayscale) as a uint8 (H, W, 3) array.
 
     Transparent pixels count as white background: a cut-out product photo has no
     item there.
@@ -30,32 +44,64 @@ def to_grayscale(image: Image.Image) -> np.ndarray:
         rgba = image.convert("RGBA")
         canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(canvas, rgba)
-    return np.asarray(image.convert("L"), dtype=np.float32)
+    return np.asarray(image.convert("RGB"))
 
 
 def to_fashion_mnist(image: Image.Image) -> np.ndarray:
-    """Fit a garment photo of any size and colour into Fashion-MNIST's format: (28, 28) uint8."""
-    gray = to_grayscale(image)
+    """Fit a garment picture of any size and colour into Fashion-MNIST's format: (28, 28) uint8.
+
+    A plain background (a product shot, a Fashion-MNIST image) gets the dataset's own
+    recipe; a real scene (a T-shirt on a bed) has the garment cut out first.
+    """
+    rgb = to_rgb(image)
+    small = shrink(rgb)
+    if is_scene(small):
+        mask = garment_mask(small)
+        if mask.mean() >= MIN_ITEM_SHARE:  # else GrabCut found nothing: trim as best we can
+            return _cut_out(_gray(small), mask)
+    return _trimmed(_gray(rgb))
+
+
+def _gray(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)  # ITU-R 601 luma, as PIL
+
+
+def _trimmed(gray: np.ndarray) -> np.ndarray:
+    """Fashion-MNIST's recipe: subtract the border colour, negate if light, trim, fit, centre."""
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     background = float(np.median(border))
     if background > 127.5:  # light background, as in product photos: make the item light
         gray = 255.0 - gray
         background = 255.0 - background
     gray = np.clip(gray - background, 0.0, 255.0)
-
     rows = np.flatnonzero((gray > _TRIM_TOLERANCE).any(axis=1))
     cols = np.flatnonzero((gray > _TRIM_TOLERANCE).any(axis=0))
     if rows.size and cols.size:  # an all-background picture stays whole
         gray = gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return _fit(gray)
 
-    height, width = gray.shape
+
+def _cut_out(gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The masked item, negated and contrast-stretched, on black; fitted and centred."""
+    negated = 255.0 - gray
+    low, high = np.percentile(negated[mask > 0], _STRETCH_PERCENTILES)
+    scale = (255.0 - _CUT_OUT_FLOOR) / max(float(high - low), 1.0)
+    item = np.clip(_CUT_OUT_FLOOR + (negated - low) * scale, 0.0, 255.0) * mask
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return _fit(item[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+
+
+def _fit(item: np.ndarray) -> np.ndarray:
+    """Scale an item (float, 0–255) so its longest side is 28 and centre it on black."""
+    height, width = item.shape
     scale = IMAGE_SIZE / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    item = Image.fromarray(gray.astype(np.uint8)).resize((new_w, new_h), Image.Resampling.LANCZOS)
-
+    resized = Image.fromarray(item.astype(np.uint8)).resize(
+        (new_w, new_h), Image.Resampling.LANCZOS
+    )
     canvas = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     top, left = (IMAGE_SIZE - new_h) // 2, (IMAGE_SIZE - new_w) // 2
-    canvas[top : top + new_h, left : left + new_w] = np.asarray(item)
+    canvas[top : top + new_h, left : left + new_w] = np.asarray(resized)
     return canvas
 
 

@@ -32,8 +32,15 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> TinyProject:
     return project
 
 
-def assert_metrics_schema(metrics: dict[str, object]) -> None:
-    assert set(metrics) == {"accuracy", "macro_f1", "loss", "per_class"}
+def assert_metrics_schema(metrics: dict[str, object], calibrated: bool = True) -> None:
+    assert set(metrics) == {"accuracy", "macro_f1", "loss", "per_class"} | (
+        {"calibration"} if calibrated else set()
+    )
+    if calibrated:
+        calibration = metrics["calibration"]
+        assert isinstance(calibration, dict)
+        assert set(calibration) == {"temperature", "ece_before", "ece_after"}
+        assert calibration["temperature"] > 0.0
     for key in ("accuracy", "macro_f1"):
         assert 0.0 <= metrics[key] <= 1.0  # type: ignore[operator]
     assert metrics["loss"] >= 0.0  # type: ignore[operator]
@@ -75,6 +82,13 @@ def test_evaluate_writes_metrics_and_plot_data(trained: TinyProject, tmp_path: P
     assert grid.format == "PNG"
     assert grid.width > 0
 
+    # The coverage-accuracy curve: at threshold 0 every answer is kept.
+    with (tmp_path / "plots" / "coverage.csv").open() as fh:
+        curve = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(fh)]
+    assert curve[0] == {"threshold": 0.0, "coverage": 1.0, "accuracy": metrics["accuracy"]}
+    coverages = [r["coverage"] for r in curve]
+    assert coverages == sorted(coverages, reverse=True)
+
 
 def test_evaluate_scores_the_field_photos_with_the_footwear_rule(
     trained: TinyProject, tmp_path: Path
@@ -88,6 +102,12 @@ def test_evaluate_scores_the_field_photos_with_the_footwear_rule(
     assert set(scores["recall"]) == set(in_catalogue)
     assert 0.0 <= scores["accuracy"] <= 1.0
     assert set(scores["mean_confidence"]) == {"in_catalogue", "out_of_catalogue"}
+    assert set(scores["calibration"]) == {"temperature", "ece_before", "ece_after"}
+    uncertainty = scores["uncertainty"]
+    assert uncertainty["threshold"] == trained.params.confidence_threshold
+    assert 0.0 <= uncertainty["in_catalogue_sure_and_right"] <= scores["accuracy"]
+    assert 0.0 <= uncertainty["out_of_catalogue_sure"] <= 1.0
+    assert (tmp_path / "field_coverage.csv").is_file()
 
     with (tmp_path / "field_confusion.csv").open() as fh:
         rows = list(csv.DictReader(fh))
@@ -134,7 +154,7 @@ def test_baseline_writes_its_own_metrics(trained: TinyProject, tmp_path: Path) -
     params = BaselineParams(max_iter=50, c=1.0)
     metrics = baseline.run(trained.processed, tmp_path / "baseline.json", params)
     assert json.loads((tmp_path / "baseline.json").read_text()) == metrics
-    assert_metrics_schema(metrics)
+    assert_metrics_schema(metrics, calibrated=False)
     assert metrics["accuracy"] > 0.5
 
 

@@ -29,11 +29,11 @@ def test_table_has_one_line_per_file_and_errors_inline(
     status = main(["predict", *map(str, images), "--model-dir", str(tiny_model_dir)])
     lines = capsys.readouterr().out.splitlines()
     assert status == 1  # some files failed
-    assert lines[0].split() == ["FILE", "CATEGORY", "CONFIDENCE"]
+    assert lines[0].split() == ["FILE", "CATEGORY", "CONFIDENCE", "SURE"]
     assert len(lines) == 1 + len(images)
     good, text, missing, jpeg = lines[1:]
     assert any(name in good for name in CLASS_NAMES)
-    assert good.endswith("%")
+    assert good.endswith("%  yes")  # the tiny model's threshold is 0: always sure
     assert "error:" in text
     assert "not an image" in text
     assert "error:" in missing
@@ -48,8 +48,20 @@ def test_json_output(
     results = json.loads(capsys.readouterr().out)
     assert [r["file"] for r in results] == [str(images[0]), str(images[1])]
     assert results[0]["category"] == CLASS_NAMES[results[0]["class_id"]]
+    assert results[0]["uncertain"] is False
     assert sum(results[0]["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
     assert "not an image" in results[1]["error"]
+
+
+def test_an_answer_below_the_threshold_says_not_sure(
+    unsure_model_dir: Path, images: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["predict", str(images[0]), "--model-dir", str(unsure_model_dir)])
+    line = capsys.readouterr().out.splitlines()[1]
+    assert line.endswith("no, closest match")
+    assert any(name in line for name in CLASS_NAMES)  # the closest category is still named
+    main(["predict", str(images[0]), "--json", "--model-dir", str(unsure_model_dir)])
+    assert json.loads(capsys.readouterr().out)[0]["uncertain"] is True
 
 
 def test_all_good_files_exit_zero(tiny_model_dir: Path, images: list[Path]) -> None:

@@ -18,3 +18,10 @@ def server(tiny_model_dir: Path) -> Iterator[str]:
     options = ["--max-upload-bytes", str(MAX_UPLOAD_BYTES), "--max-batch", str(MAX_BATCH)]
     with running_server(tiny_model_dir, *options) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def unsure_server(unsure_model_dir: Path) -> Iterator[str]:
+    """A server whose model marks every answer uncertain (its threshold is 1)."""
+    with running_server(unsure_model_dir) as url:
+        yield url

@@ -38,10 +38,21 @@ def test_predict_returns_category_confidence_probabilities_and_model(
     assert list(body["probabilities"]) == list(CLASS_NAMES)
     assert body["confidence"] == pytest.approx(max(body["probabilities"].values()))
     assert body["filename"] == "shoe.png"
+    assert body["uncertain"] is False  # the tiny model's threshold is 0
     card = load_card(tiny_model_dir)
     assert body["model"]["weights_md5"] == card.model.weights_md5
     assert body["model"]["dataset"] == card.dataset.processed
     assert body["model"]["code_digest"] == card.code.digest
+
+
+def test_an_answer_below_the_threshold_is_marked_uncertain(unsure_server: str) -> None:
+    single = httpx.post(f"{unsure_server}/predict", files=_upload(PNG)).json()
+    assert single["uncertain"] is True
+    assert single["category"] == CLASS_NAMES[single["class_id"]]  # still the closest class
+    batch = httpx.post(
+        f"{unsure_server}/predict/batch", files=[("files", ("a.png", PNG, "image/png"))]
+    ).json()
+    assert [p["uncertain"] for p in batch["predictions"]] == [True]
 
 
 def test_predict_accepts_jpeg_and_webp(server: str) -> None:

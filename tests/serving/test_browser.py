@@ -68,6 +68,21 @@ def test_upload_shows_category_confidence_and_model(
     assert browser.save_screenshot(str(ARTIFACTS / "browser-predict.png"))
 
 
+def test_an_uncertain_answer_says_not_sure_and_the_closest_class(
+    unsure_server: str, browser: WebDriver, tmp_path: Path
+) -> None:
+    photo = tmp_path / "sneaker.png"
+    photo.write_bytes(encode(product_photo(fashion_item(7), size=224), "PNG"))
+    expected = httpx.post(f"{unsure_server}/predict", files={"file": photo.open("rb")}).json()
+    assert expected["uncertain"] is True
+
+    browser.get(f"{unsure_server}/")
+    browser.find_element(By.ID, "file").send_keys(str(photo))
+    WebDriverWait(browser, 20).until(ec.visibility_of_element_located((By.ID, "result")))
+    shown = browser.find_element(By.ID, "category").text
+    assert shown == f"Not sure, closest: {expected['category']}"
+
+
 def test_non_image_shows_the_error(server: str, browser: WebDriver, tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("not a photo")

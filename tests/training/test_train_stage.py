@@ -125,6 +125,9 @@ def test_card_ties_the_model_to_its_dataset_and_params(project: TinyProject) -> 
     info = json.loads((project.processed / "dataset.json").read_text())
     assert card.normalization == {"mean": info["mean"], "std": info["std"]}
     assert card.classes == info["class_names"]
+    # Calibrated on the validation split; the threshold is the param, carried by the model.
+    assert card.calibration.temperature > 0.0
+    assert card.calibration.threshold == project.params.confidence_threshold
 
 
 def test_card_holds_only_what_the_inputs_decide(project: TinyProject) -> None:
@@ -134,7 +137,7 @@ def test_card_holds_only_what_the_inputs_decide(project: TinyProject) -> None:
     # No wall time, host or commit: those would change the hash of models/ on every run.
     assert set(card.model_dump()) == {
         "schema_version", "model", "dataset", "params", "code", "versions",
-        "classes", "normalization", "training",
+        "classes", "normalization", "calibration", "training",
     }  # fmt: skip
     assert "seconds" not in (project.models() / CARD_FILE).read_text()
     assert result.train_seconds > 0  # measured, and left to the run log

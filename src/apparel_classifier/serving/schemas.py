@@ -38,6 +38,11 @@ class PredictionOut(BaseModel):
     category: str = Field(examples=["Sneaker"])
     class_id: int = Field(examples=[7])
     confidence: float = Field(ge=0, le=1, examples=[0.97])
+    uncertain: bool = Field(
+        examples=[False],
+        description="the confidence is below the model's threshold: not sure, "
+        "`category` is only the closest match",
+    )
     probabilities: dict[str, float] = Field(description="class name -> probability, by class id")
 
     @classmethod
@@ -48,6 +53,7 @@ class PredictionOut(BaseModel):
             category=p.category,
             class_id=p.class_id,
             confidence=p.confidence,
+            uncertain=p.uncertain,
             probabilities=dict(zip(classes, p.probabilities, strict=True)),
         )
 

@@ -13,8 +13,10 @@ from PIL import Image
 from apparel_classifier import paths
 from apparel_classifier.errors import UserError, run_stage
 from apparel_classifier.evaluation import (
+    calibration_metrics,
     classification_metrics,
     confusion_rows,
+    coverage_rows,
     field_answers,
     field_metrics,
     field_mistakes,
@@ -25,6 +27,7 @@ from apparel_classifier.evaluation import (
     photo_and_view,
     predict_proba,
     predicted_caption,
+    uncertainty_metrics,
 )
 from apparel_classifier.fileio import atomic_path, write_json
 from apparel_classifier.model_card import dataset_mismatches, load_card, load_model
@@ -41,6 +44,9 @@ PER_CLASS_FILE = "per_class_accuracy.csv"
 MISTAKES_FILE = "mistakes.png"
 FIELD_CONFUSION_FILE = "field_confusion.csv"
 FIELD_MISTAKES_FILE = "field_mistakes.png"
+COVERAGE_FILE = "coverage.csv"  # coverage-accuracy curve, test split
+FIELD_COVERAGE_FILE = "field_coverage.csv"  # the same on the in-catalogue field photos
+_COVERAGE_COLUMNS = ["threshold", "coverage", "accuracy"]
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -82,52 +88,67 @@ def run(
     check_dataset(model_dir, processed_dir)
     model, card = load_model(model_dir)
     norm, classes = card.normalization, card.classes
+    temperature, threshold = card.calibration.temperature, card.calibration.threshold
 
-    def probabilities(images: np.ndarray) -> np.ndarray:
+    def probabilities(images: np.ndarray, t: float = temperature) -> np.ndarray:
+        if len(images) == 0:
+            return np.zeros((0, len(classes)))
         x = normalize(torch.from_numpy(images), norm["mean"], norm["std"])
-        return predict_proba(model, x, params.batch_size)
+        return predict_proba(model, x, params.batch_size, t)
 
     test = load_processed(processed_dir, "test")
-    probs = probabilities(test.images)
+    probs = probabilities(test.images)  # calibrated: what the predictor answers
     predicted = probs.argmax(axis=1)
+    right = predicted == test.labels
     metrics = classification_metrics(test.labels, probs, classes)
-    write_json(metrics_dir / METRICS_FILE, metrics)
+    metrics["calibration"] = calibration_metrics(
+        probabilities(test.images, 1.0), probs, right, temperature
+    )
     pair = ["actual", "predicted"]
-    _write_csv(plots_dir / CONFUSION_FILE, confusion_rows(test.labels, predicted, classes), pair)
+    confusion = confusion_rows(test.labels, predicted, classes)
     per_class = per_class_accuracy(test.labels, predicted, classes)
-    _write_csv(plots_dir / PER_CLASS_FILE, per_class, ["class", "accuracy"])
     worst = most_confident_mistakes(test.labels, probs, params.mistakes_shown)
-    _write_png(
-        plots_dir / MISTAKES_FILE,
-        mistakes_grid(
-            [network_view(test.images[i]) for i in worst],
-            [(classes[test.labels[i]], predicted_caption(probs[i], classes)) for i in worst],
-        ),
+    mistakes = mistakes_grid(
+        [network_view(test.images[i]) for i in worst],
+        [(classes[test.labels[i]], predicted_caption(probs[i], classes)) for i in worst],
     )
 
     # The field photos: the same model on what users actually send.
     photos = load_processed(processed_dir, FIELD_VAL)
     info = json.loads(processed_files(processed_dir)["dataset"].read_text(encoding="utf-8"))
     folders, files = info["field"]["folders"], info["field"]["val_files"]
-    field_probs = probabilities(photos.images) if len(photos) else np.zeros((0, len(classes)))
+    field_probs = probabilities(photos.images)
     answers = field_answers(folders, field.categories, photos.labels, field_probs, classes)
+    correct, in_catalogue = answers
     field_scores = field_metrics(folders, photos.labels, field_probs, answers)
-    write_json(metrics_dir / FIELD_METRICS_FILE, field_scores)
+    field_scores["calibration"] = calibration_metrics(
+        probabilities(photos.images, 1.0)[in_catalogue], field_probs[in_catalogue],
+        correct[in_catalogue], temperature,
+    )  # fmt: skip
+    field_scores["uncertainty"] = uncertainty_metrics(field_probs, answers, threshold)
     field_rows = [
         {"actual": folders[k], "predicted": classes[p]}
         for k, p in zip(photos.labels, field_probs.argmax(axis=1), strict=True)
     ]
-    _write_csv(plots_dir / FIELD_CONFUSION_FILE, field_rows, pair)
     worst = field_mistakes(field_probs, answers, params.mistakes_shown)
-    _write_png(
-        plots_dir / FIELD_MISTAKES_FILE,
-        mistakes_grid(
-            [photo_and_view(Path(files[i]), photos.images[i]) for i in worst],
-            [
-                (folders[photos.labels[i]], predicted_caption(field_probs[i], classes))
-                for i in worst
-            ],
-        ),
+    field_grid = mistakes_grid(
+        [photo_and_view(Path(files[i]), photos.images[i]) for i in worst],
+        [(folders[photos.labels[i]], predicted_caption(field_probs[i], classes)) for i in worst],
+    )
+
+    # Written together at the end: a failure above leaves the previous outputs whole.
+    write_json(metrics_dir / METRICS_FILE, metrics)
+    write_json(metrics_dir / FIELD_METRICS_FILE, field_scores)
+    _write_csv(plots_dir / CONFUSION_FILE, confusion, pair)
+    _write_csv(plots_dir / PER_CLASS_FILE, per_class, ["class", "accuracy"])
+    _write_png(plots_dir / MISTAKES_FILE, mistakes)
+    _write_csv(plots_dir / COVERAGE_FILE, coverage_rows(probs, right), _COVERAGE_COLUMNS)
+    _write_csv(plots_dir / FIELD_CONFUSION_FILE, field_rows, pair)
+    _write_png(plots_dir / FIELD_MISTAKES_FILE, field_grid)
+    _write_csv(
+        plots_dir / FIELD_COVERAGE_FILE,
+        coverage_rows(field_probs[in_catalogue], correct[in_catalogue]),
+        _COVERAGE_COLUMNS,
     )
     return {"test": metrics, "field": field_scores}
 

@@ -8,10 +8,19 @@ from pathlib import Path
 
 import torch
 
-from apparel_classifier import networks, paths, provenance, runlog, training, transforms
+from apparel_classifier import (
+    calibration,
+    networks,
+    paths,
+    provenance,
+    runlog,
+    training,
+    transforms,
+)
 from apparel_classifier.errors import UserError, run_stage
 from apparel_classifier.fashion_mnist import NUM_CLASSES
 from apparel_classifier.model_card import (
+    CalibrationInfo,
     CodeInfo,
     DatasetInfo,
     ModelCard,
@@ -87,6 +96,11 @@ def run(
         model, tensors["train"], tensors["val"], params, background, store, on_epoch_end
     )
     model.load_state_dict(result.best_state)
+    # Held-out data the weights were not chosen by gradient on: the validation split.
+    val_x, val_y = tensors["val"]
+    temperature = calibration.fit_temperature(
+        networks.predict_logits(model, val_x, params.val_batch_size), val_y
+    )
 
     card = ModelCard(
         model=ModelInfo(
@@ -108,6 +122,7 @@ def run(
         versions=versions,
         classes=list(info["class_names"]),
         normalization={"mean": mean, "std": std},
+        calibration=CalibrationInfo(temperature=temperature, threshold=params.confidence_threshold),
         training=TrainingInfo(
             best_epoch=result.best_epoch,
             epochs_run=len(result.history),

@@ -16,7 +16,8 @@ function showModel(model) {
 }
 
 function showResult(body) {
-  $("category").textContent = body.category;
+  // Below the model's threshold the honest answer is "not sure", with the closest class.
+  $("category").textContent = body.uncertain ? `Not sure, closest: ${body.category}` : body.category;
   $("confidence").textContent = `${percent(body.confidence)} confident`;
   const top = Object.entries(body.probabilities).sort((a, b) => b[1] - a[1]).slice(0, 3);
   $("top").replaceChildren(...top.map(([name, p]) => {
