@@ -1,7 +1,9 @@
 """`make bench-serve`: latency of one image (in-process and over HTTP), batch throughput, load.
 
-Prints p50/p99 latencies and images per second for the model in --model-dir. The input
-is a product-photo-like PNG (a dark item on white, RGB, 112×112), as a client would send.
+Prints p50/p99 latencies and images per second for the model in --model-dir. The inputs
+are a product-photo-like PNG (a dark item on white, RGB, 112×112), a 28×28 Fashion-MNIST
+PNG, and a 1600×1200 phone JPEG (a field photo enlarged, when data/field/ exists), as
+clients send them.
 """
 
 import argparse
@@ -20,7 +22,7 @@ import torch
 from PIL import Image
 
 from apparel_classifier.errors import UserError
-from apparel_classifier.paths import MODELS_DIR, PROCESSED_DIR
+from apparel_classifier.paths import FIELD_DIR, MODELS_DIR, PROCESSED_DIR
 from apparel_classifier.predictor import Predictor
 from apparel_classifier.splits import load_processed
 from tools.server import running_server
@@ -50,12 +52,18 @@ class LoadResult:
         return self.ok / self.seconds
 
 
-def sample_photos(n: int, size: int = 112) -> list[bytes]:
-    """`n` product-photo-like PNGs: real test items when data/processed exists, else noise."""
+def load_processed_or_noise(n: int = 1) -> np.ndarray:
+    """`n` real test items (28×28) when data/processed exists, else noise; (n, 28, 28) or one."""
     try:
         items = load_processed(PROCESSED_DIR, "test").images[:n]
     except UserError:
         items = np.random.default_rng(0).integers(0, 255, (n, 28, 28), dtype=np.uint8)
+    return items[0] if n == 1 else items
+
+
+def sample_photos(n: int, size: int = 112) -> list[bytes]:
+    """`n` product-photo-like PNGs: real test items when data/processed exists, else noise."""
+    items = load_processed_or_noise(n)
     photos = []
     for item in items:
         image = Image.fromarray(255 - item).resize((size, size), Image.Resampling.BICUBIC)
@@ -63,6 +71,31 @@ def sample_photos(n: int, size: int = 112) -> list[bytes]:
         image.convert("RGB").save(buffer, format="PNG")
         photos.append(buffer.getvalue())
     return photos
+
+
+def phone_photo(size: tuple[int, int] = (1600, 1200)) -> bytes:
+    """A phone-sized JPEG (quality 90): the first field validation photo enlarged, else a scene.
+
+    Without data/field/ the scene is a dark garment-shaped patch on a wood-like floor.
+    """
+    photos = sorted((FIELD_DIR / "validation").rglob("*.jpg"))
+    if photos:
+        image = Image.open(photos[0]).convert("RGB")
+    else:
+        x = np.arange(size[0])[None, :, None]
+        floor = 120 + 60 * np.sin(x / 9.0) * np.ones((size[1], 1, 3)) * [1.0, 0.8, 0.55]
+        floor[300:900, 500:1100] = (30, 40, 90)
+        image = Image.fromarray(floor.astype(np.uint8))
+    buffer = io.BytesIO()
+    image.resize(size, Image.Resampling.BICUBIC).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def as_png(item: np.ndarray) -> bytes:
+    """A 28×28 Fashion-MNIST image as PNG bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(item).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def time_calls(call: Callable[[], object], calls: int, warmup: int = 20) -> Latency:
@@ -141,7 +174,15 @@ def main(argv: list[str] | None = None) -> None:
     with running_server(args.model_dir) as url, httpx.Client(base_url=url) as http:
         upload = {"file": ("x.png", photos[0], "image/png")}
         web = time_calls(lambda: http.post("/predict", files=upload).raise_for_status(), args.calls)
-        print(f"HTTP, 1 image (keep-alive): p50 {web.p50_ms:.2f} ms, p99 {web.p99_ms:.2f} ms")
+        print(f"HTTP, 1 image 112×112 PNG (keep-alive): p50 {web.p50_ms:.2f} ms, "
+              f"p99 {web.p99_ms:.2f} ms")  # fmt: skip
+        small = {"file": ("x.png", as_png(load_processed_or_noise()), "image/png")}
+        web = time_calls(lambda: http.post("/predict", files=small).raise_for_status(), args.calls)
+        print(f"HTTP, 1 image 28×28 PNG: p50 {web.p50_ms:.2f} ms, p99 {web.p99_ms:.2f} ms")
+        phone = {"file": ("phone.jpg", phone_photo(), "image/jpeg")}
+        web = time_calls(lambda: http.post("/predict", files=phone).raise_for_status(), 100, 5)
+        print(f"HTTP, 1 phone photo 1600×1200 JPEG: p50 {web.p50_ms:.2f} ms, "
+              f"p99 {web.p99_ms:.2f} ms")  # fmt: skip
         batch = [("files", (f"{i}.png", p, "image/png")) for i, p in enumerate(photos[:32])]
         per_batch = time_calls(
             lambda: http.post("/predict/batch", files=batch).raise_for_status(), 30, 3

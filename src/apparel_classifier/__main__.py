@@ -1,4 +1,8 @@
-"""`python -m apparel_classifier predict IMAGE [IMAGE ...]`: classify image files from the shell."""
+"""The command line.
+
+python -m apparel_classifier predict IMAGE [IMAGE ...]     classify photos
+python -m apparel_classifier label-queue FOLDER [--out F]  rank photos for labelling
+"""
 
 import argparse
 import json
@@ -7,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from apparel_classifier import labelling
 from apparel_classifier.errors import UserError
 from apparel_classifier.images import ImageError
 from apparel_classifier.paths import MODELS_DIR
@@ -14,7 +19,7 @@ from apparel_classifier.predictor import Predictor
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The `predict` command and its options."""
+    """The commands and their options."""
     parser = argparse.ArgumentParser(prog="python -m apparel_classifier")
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="classify garment photos")
@@ -23,7 +28,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     predict.add_argument(
         "--json", action="store_true", help="print a JSON array instead of a table"
     )
+    queue = commands.add_parser(
+        "label-queue",
+        help="rank a folder of unlabelled photos by how unsure the model is (a CSV)",
+    )
+    queue.add_argument("folder", type=Path, metavar="FOLDER")
+    queue.add_argument("--out", type=Path, default=Path("labelling_queue.csv"))
+    queue.add_argument("--by", choices=["entropy", "margin"], default="entropy")
+    queue.add_argument("--model-dir", type=Path, default=MODELS_DIR)
     return parser.parse_args(argv)
+
+
+def label_queue(predictor: Predictor, args: argparse.Namespace) -> int:
+    """Write the labelling queue for `args.folder` to `args.out`; report what was skipped."""
+    if not args.folder.is_dir():
+        print(f"error: {args.folder} is not a folder of photos", file=sys.stderr)
+        return 1
+    photos = labelling.find_photos(args.folder)
+    queue, skipped = labelling.build_queue(predictor, photos, args.by)
+    for path, why in skipped.items():
+        print(f"skipped {path}: {why}", file=sys.stderr)
+    if not queue:
+        print(f"error: no readable photo in {args.folder}", file=sys.stderr)
+        return 1
+    labelling.write_queue(queue, args.out)
+    unsure = sum(entry.uncertain for entry in queue)
+    print(f"{args.out}: {len(queue)} photos, most uncertain first ({unsure} below the threshold)")
+    return 0
 
 
 def predict_files(predictor: Predictor, files: list[Path]) -> list[dict[str, Any]]:
@@ -71,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    if args.command == "label-queue":
+        return label_queue(predictor, args)
     results = predict_files(predictor, args.images)
     if args.json:
         print(json.dumps(results, indent=2))

@@ -27,6 +27,8 @@ from apparel_classifier.segmentation import (
 # centres the item and negates the intensities. We follow the same recipe on plain
 # backgrounds, and cut the item out of real scenes first (segmentation.py).
 _TRIM_TOLERANCE = 0.05 * 255
+_TRIM_SMOOTHING = 3  # box filter side (pixels) for finding the item's box in a large picture
+_BRIGHTEST_PERCENTILE = 99.5  # mapped to 255: a few hot pixels do not set the scale
 # A cut-out item's intensities are stretched to this range (negated, as in
 # Fashion-MNIST): a white shirt on a white sheet must not vanish, and a black one
 # on a dark floor must not fade to the background's zero.
@@ -67,17 +69,27 @@ def _gray(rgb: np.ndarray) -> np.ndarray:
 
 
 def _trimmed(gray: np.ndarray) -> np.ndarray:
-    """Fashion-MNIST's recipe: subtract the border colour, negate if light, trim, fit, centre."""
+    """Fashion-MNIST's recipe: subtract the border colour, negate if light, trim, fit, centre.
+
+    Like every Fashion-MNIST image, the result reaches full brightness (its brightest
+    pixel is 255), so a dark item on a dark backdrop does not fade to nothing.
+    """
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     background = float(np.median(border))
     if background > 127.5:  # light background, as in product photos: make the item light
         gray = 255.0 - gray
         background = 255.0 - background
     gray = np.clip(gray - background, 0.0, 255.0)
-    rows = np.flatnonzero((gray > _TRIM_TOLERANCE).any(axis=1))
-    cols = np.flatnonzero((gray > _TRIM_TOLERANCE).any(axis=0))
+    # Trim where the *smoothed* difference exceeds the tolerance: noise on the backdrop
+    # (a photo's grain, JPEG ringing) must not stretch the item's box to the frame.
+    smooth = cv2.blur(gray, (_TRIM_SMOOTHING, _TRIM_SMOOTHING)) if min(gray.shape) > 28 else gray
+    rows = np.flatnonzero((smooth > _TRIM_TOLERANCE).any(axis=1))
+    cols = np.flatnonzero((smooth > _TRIM_TOLERANCE).any(axis=0))
     if rows.size and cols.size:  # an all-background picture stays whole
         gray = gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    brightest = float(np.percentile(gray, _BRIGHTEST_PERCENTILE))
+    if brightest > _TRIM_TOLERANCE:  # else there is no item to brighten, only noise
+        gray = np.clip(gray * (255.0 / brightest), 0.0, 255.0)
     return _fit(gray)
 
 

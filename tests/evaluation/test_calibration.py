@@ -1,0 +1,75 @@
+"""Temperature scaling lowers the calibration error; the "not sure" rule and its curve."""
+
+import numpy as np
+import pytest
+import torch
+
+from apparel_classifier.calibration import (
+    coverage_curve,
+    expected_calibration_error,
+    fit_temperature,
+    is_uncertain,
+)
+
+
+def _overconfident(n: int = 4000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits of a 10-class model that is right ~70 % of the time but says ~99 %."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n)
+    right = rng.random(n) < 0.7
+    predicted = np.where(right, labels, (labels + rng.integers(1, 10, n)) % 10)
+    logits = rng.normal(0, 1, (n, 10))
+    logits[np.arange(n), predicted] += 8.0  # far too sure
+    return torch.tensor(logits), torch.tensor(labels)
+
+
+def _ece(logits: torch.Tensor, labels: torch.Tensor, temperature: float) -> float:
+    probs = torch.softmax(logits / temperature, dim=1).numpy()
+    return expected_calibration_error(probs.max(axis=1), probs.argmax(axis=1) == labels.numpy())
+
+
+def test_temperature_scaling_lowers_the_ece_of_an_overconfident_model() -> None:
+    logits, labels = _overconfident()
+    temperature = fit_temperature(logits, labels)
+    assert temperature > 1.5  # softens an overconfident model
+    before, after = _ece(logits, labels, 1.0), _ece(logits, labels, temperature)
+    assert before > 0.2
+    assert after < before / 2
+    # Fitted on one sample, it holds on another from the same model.
+    other_logits, other_labels = _overconfident(seed=1)
+    assert _ece(other_logits, other_labels, temperature) < before / 2
+
+
+def test_temperature_scaling_never_changes_the_answer() -> None:
+    logits, labels = _overconfident()
+    temperature = fit_temperature(logits, labels)
+    assert torch.equal((logits / temperature).argmax(1), logits.argmax(1))
+
+
+def test_fit_is_deterministic_and_an_underconfident_model_is_sharpened() -> None:
+    logits, labels = _overconfident()
+    assert fit_temperature(logits, labels) == fit_temperature(logits, labels)
+    timid = logits / 20.0  # says ~15 % where it is right 70 %
+    assert fit_temperature(timid, labels) < 1.0
+
+
+def test_ece_of_a_perfectly_calibrated_predictor_is_small() -> None:
+    rng = np.random.default_rng(0)
+    confidence = rng.uniform(0.1, 1.0, 20000)
+    correct = rng.random(20000) < confidence
+    assert expected_calibration_error(confidence, correct) < 0.02
+    assert expected_calibration_error(np.array([]), np.array([], bool)) == 0.0
+
+
+def test_uncertain_below_the_threshold_only() -> None:
+    assert is_uncertain(0.59, 0.6)
+    assert not is_uncertain(0.6, 0.6)
+    assert not is_uncertain(0.99, 0.0)
+
+
+def test_coverage_falls_and_accuracy_rises_with_the_threshold() -> None:
+    confidence = np.array([0.2, 0.4, 0.6, 0.8, 0.95])
+    correct = np.array([False, False, True, True, True])
+    curve = coverage_curve(confidence, correct, np.array([0.0, 0.5, 0.9, 0.99]))
+    assert [r["coverage"] for r in curve] == pytest.approx([1.0, 0.6, 0.2, 0.0])
+    assert [r["accuracy"] for r in curve] == pytest.approx([0.6, 1.0, 1.0, 1.0])
