@@ -27,7 +27,7 @@ def fake_split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     images = rng.integers(0, 40, size=(n, 28, 28), dtype=np.uint8)
     for k in range(NUM_CLASSES):
         row = 2 + 2 * k
-        images[labels == k, row : row + 3, 4:24] = 220
+        images[labels == k, row : row + 3, 4:24] = 255  # full brightness, as in Fashion-MNIST
     return images, labels
 
 
