@@ -53,6 +53,7 @@ def main() -> None:
 
     params = load_params()
     repeats = max(1, params.field.train_repeats)
+    # The seed's Fashion-MNIST rows only: no photo of any kind, in or out of the catalogue.
     train_params = params.training.model_copy(update={"epochs": args.epochs, "device": "cpu"})
     info = json.loads(processed_files(paths.PROCESSED_DIR)["dataset"].read_text(encoding="utf-8"))
     mean, std = float(info["mean"]), float(info["std"])
@@ -60,7 +61,7 @@ def main() -> None:
 
     # Fashion-MNIST's own training images: the processed train split before its field rows.
     train = load_processed(paths.PROCESSED_DIR, "train")
-    n_official = len(train) - info["field"]["trained_on"] * params.field.train_repeats
+    n_official = len(train) - info["field"]["train_rows"]
     rng = np.random.default_rng(args.seed)
     pick = np.sort(rng.choice(n_official, min(args.fmnist, n_official), replace=False))
     base_x, base_y = train.images[pick], train.labels[pick]
@@ -71,7 +72,7 @@ def main() -> None:
     folders = list(params.field.categories)
     pool = field_training_split(
         load_folders(paths.FIELD_DIR / paths.FIELD_SPLITS["train"], folders),
-        params.field.model_copy(update={"train_repeats": 1}),
+        params.field.model_copy(update={"train_repeats": 1, "outside_repeats": 0}),
     )
     field_val = load_processed(paths.PROCESSED_DIR, FIELD_VAL)
     print(f"Fashion-MNIST subset {len(base_y)}, field pool {len(pool)}, "

@@ -11,6 +11,10 @@ CLASS_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 NUM_CLASSES = len(CLASS_NAMES)
 IMAGE_SIZE = 28
+# The training label of a photo of a garment outside the ten classes (a hat, a skirt):
+# trained towards a uniform answer, so that such photos come back "not sure"
+# (outlier exposure, Hendrycks et al. 2019). Never a prediction.
+OUTSIDE = -1
 
 # Folder of each class under data/extra/, in label order: class names hold "/" and
 # spaces ("T-shirt/top", "Ankle boot"), which make poor directory names.

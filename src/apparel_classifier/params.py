@@ -62,6 +62,9 @@ class FieldParams(_Section):
     # times, labelled with the folder's first class (0: train on Fashion-MNIST alone);
     # validation photos never do.
     train_repeats: Annotated[int, Field(ge=0, le=20)]
+    # Each train photo of a folder without a class joins this many times, to be
+    # answered with a uniform distribution: "not sure" (0: left out).
+    outside_repeats: Annotated[int, Field(ge=0, le=20)]
 
     @field_validator("categories")
     @classmethod

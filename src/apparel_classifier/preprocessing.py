@@ -11,7 +11,7 @@ import numpy as np
 import yaml
 from sklearn.model_selection import train_test_split
 
-from apparel_classifier.fashion_mnist import CLASS_NAMES, NUM_CLASSES, RAW_FILES
+from apparel_classifier.fashion_mnist import CLASS_NAMES, NUM_CLASSES, OUTSIDE, RAW_FILES
 from apparel_classifier.idx import read_idx
 from apparel_classifier.params import FieldParams
 from apparel_classifier.photos import LabelledPhotos
@@ -40,26 +40,28 @@ def split_train_val(split: Split, val_fraction: float, seed: int) -> tuple[Split
 
 
 def class_counts(labels: np.ndarray) -> dict[str, int]:
-    """Samples per class, keyed by class name."""
-    counts = np.bincount(labels, minlength=NUM_CLASSES)
+    """Samples per class, keyed by class name (labels OUTSIDE the classes are not counted)."""
+    counts = np.bincount(labels[labels >= 0], minlength=NUM_CLASSES)
     return {name: int(n) for name, n in zip(CLASS_NAMES, counts, strict=True)}
 
 
 def field_training_split(photos: LabelledPhotos, field: FieldParams) -> Split:
-    """Field train photos, labelled with their folder's first class, `train_repeats` times.
+    """The field train photos as training rows, each repeated as the params say.
 
-    A folder of several classes trains as its first: `shoes` (pairs seen from above,
-    which footwear is not said) as Sneaker, so the network learns that such photos
-    are footwear, and any footwear counts as right. Photos of folders without a
-    class (outside the catalogue) are left out: they have no label to learn.
+    A folder's photos train as its first class, `train_repeats` times: `shoes` (pairs
+    seen from above, which footwear is not said) as Sneaker, so the network learns
+    that such photos are footwear, and any footwear counts as right. Photos of
+    folders without a class train `outside_repeats` times as OUTSIDE (towards a
+    uniform answer: "not sure").
     """
-    label_of = {i: CLASS_NAMES.index(cs[0]) for i, cs in enumerate(field.categories.values()) if cs}
-    keep = np.flatnonzero(np.isin(photos.labels, list(label_of)))
-    labels = np.asarray([label_of[int(k)] for k in photos.labels[keep]], dtype=np.int64)
-    return Split(
-        np.tile(photos.images[keep], (field.train_repeats, 1, 1)),
-        np.tile(labels, field.train_repeats),
-    )
+    label_of = {
+        i: CLASS_NAMES.index(cs[0]) if cs else OUTSIDE
+        for i, cs in enumerate(field.categories.values())
+    }
+    labels = np.asarray([label_of[int(k)] for k in photos.labels], dtype=np.int64)
+    repeats = np.where(labels == OUTSIDE, field.outside_repeats, field.train_repeats)
+    rows = np.repeat(np.arange(len(labels)), repeats)  # photo i, repeats[i] times in a row
+    return Split(photos.images[rows], labels[rows])
 
 
 def import_version(imported_dir: Path) -> str | None:

@@ -19,6 +19,7 @@ import torch.nn.functional as F  # noqa: N812 (the conventional name)
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from apparel_classifier.fashion_mnist import OUTSIDE
 from apparel_classifier.networks import predict_logits
 from apparel_classifier.params import AugmentParams, TrainingParams
 from apparel_classifier.resume import ResumeStore
@@ -141,12 +142,28 @@ def build_optimizer(
     return optimizer, scheduler
 
 
+def training_loss(logits: Tensor, y: Tensor, label_smoothing: float) -> Tensor:
+    """Label-smoothed cross-entropy; a row labelled OUTSIDE is pulled towards a uniform answer.
+
+    The target of a labelled row is (1 - ε)·one_hot + ε/C, exactly what
+    `F.cross_entropy(label_smoothing=ε)` uses; an OUTSIDE row's target is 1/C everywhere
+    (outlier exposure). No boolean indexing, so a GPU never waits on the CPU here.
+    """
+    classes = logits.shape[1]
+    known = (y != OUTSIDE).unsqueeze(1)  # (B, 1)
+    one_hot = F.one_hot(y.clamp(min=0), classes).to(logits.dtype)
+    target = torch.where(
+        known, one_hot * (1.0 - label_smoothing) + label_smoothing / classes, 1.0 / classes
+    )
+    return -(target * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+
+
 def train_step(
     model: nn.Module, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor, label_smoothing: float
 ) -> tuple[Tensor, Tensor]:
     """One optimisation step on a batch; returns the loss and the logits (for accuracy)."""
     logits = model(x)
-    loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+    loss = training_loss(logits, y, label_smoothing)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -247,7 +264,7 @@ def fit(
             scheduler.step()
             # Accumulate on the device: .item() per batch would synchronise a GPU every step.
             loss_sum += loss.detach() * len(y)
-            correct += (logits.argmax(1) == y).sum()
+            correct += (logits.argmax(1) == y).sum()  # an OUTSIDE row is never "correct"
             seen += len(y)
 
         val_loss, val_acc = evaluate(model, *val, batch_size=params.val_batch_size)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from apparel_classifier.fashion_mnist import CLASS_NAMES
+from apparel_classifier.fashion_mnist import CLASS_NAMES, OUTSIDE
 from apparel_classifier.params import parse_params
 from apparel_classifier.stages import preprocess
 from tests.fakes import tiny_params, write_fake_raw
@@ -33,13 +33,19 @@ def test_field_train_photos_join_training_as_their_folders_first_class(tmp_path:
     info = _run(tmp_path, "b")
 
     with_class = [f for f, classes in categories.items() if classes]
-    assert info["field"]["trained_on"] == 3 * len(with_class)  # not hats, shorts, skirts
+    outside = len(categories) - len(with_class)  # hats, shorts, skirts
+    field = params.field
+    assert info["field"]["outside_rows"] == 3 * outside * field.outside_repeats
+    assert info["field"]["train_rows"] == 3 * (
+        len(with_class) * field.train_repeats + outside * field.outside_repeats
+    )
     added = sum(info["counts"]["train"].values()) - sum(plain["counts"]["train"].values())
-    assert added == 3 * len(with_class) * params.field.train_repeats
-    labels = np.load(tmp_path / "b" / "train_labels.npy")[-added:]
+    assert added == 3 * len(with_class) * field.train_repeats  # class counts leave OUTSIDE out
+    labels = np.load(tmp_path / "b" / "train_labels.npy")[-info["field"]["train_rows"] :]
     expected = sorted(CLASS_NAMES.index(categories[f][0]) for f in with_class)
-    assert sorted(set(labels.tolist())) == expected
+    assert sorted(set(labels.tolist()) - {OUTSIDE}) == expected
     assert CLASS_NAMES.index("Sneaker") in labels  # shoes train as their first class
+    assert (labels == OUTSIDE).sum() == info["field"]["outside_rows"]
     assert info["field"]["counts"]["validation"] == dict.fromkeys(categories, 2)
     assert len(np.load(tmp_path / "b" / "field_val_labels.npy")) == 2 * len(categories)
 

@@ -1,9 +1,11 @@
 """Shapes, augmentation and the ability to learn: the building blocks of training."""
 
+import numpy as np
 import pytest
 import torch
 
 from apparel_classifier import training
+from apparel_classifier.fashion_mnist import OUTSIDE
 from apparel_classifier.networks import FashionCNN
 from apparel_classifier.params import AugmentParams
 
@@ -57,3 +59,23 @@ def test_network_overfits_one_batch() -> None:
     for _ in range(150):
         loss, _ = training.train_step(model, optimizer, x, y, label_smoothing=0.0)
     assert loss.item() < 0.02
+
+
+def test_loss_is_label_smoothed_cross_entropy_and_outside_rows_aim_at_uniform() -> None:
+    torch.manual_seed(0)
+    logits = torch.randn(6, 10, requires_grad=True)
+    y = torch.tensor([0, 3, 9, 1, 2, 5])
+    expected = torch.nn.functional.cross_entropy(logits, y, label_smoothing=0.1)
+    assert torch.allclose(training.training_loss(logits, y, 0.1), expected, atol=1e-6)
+    # An OUTSIDE row: minimal when the answer is uniform, and its gradient pushes there.
+    outside = torch.tensor([OUTSIDE])
+    uniform, peaked = torch.zeros(1, 10), torch.zeros(1, 10)
+    peaked[0, 4] = 5.0
+    assert training.training_loss(uniform, outside, 0.1) < training.training_loss(
+        peaked, outside, 0.1
+    )
+    assert training.training_loss(uniform, outside, 0.1).item() == pytest.approx(np.log(10))
+    peaked.requires_grad_(True)
+    training.training_loss(peaked, outside, 0.1).backward()
+    assert peaked.grad is not None
+    assert peaked.grad[0, 4] > 0  # gradient descent lowers the peaked logit

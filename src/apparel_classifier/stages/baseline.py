@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from apparel_classifier import paths
 from apparel_classifier.errors import run_stage
 from apparel_classifier.evaluation import classification_metrics
-from apparel_classifier.fashion_mnist import CLASS_NAMES
+from apparel_classifier.fashion_mnist import CLASS_NAMES, OUTSIDE
 from apparel_classifier.fileio import write_json
 from apparel_classifier.params import BaselineParams, load_params
 from apparel_classifier.splits import load_processed
@@ -33,7 +33,9 @@ def run(processed_dir: Path, metrics_file: Path, params: BaselineParams) -> dict
     with warnings.catch_warnings():
         # A capped max_iter is the point of a quick baseline, not a problem worth a warning.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        classifier.fit(_features(train.images), train.labels)
+        # Rows of garments outside the catalogue have no class to learn here.
+        known = train.labels != OUTSIDE
+        classifier.fit(_features(train.images[known]), train.labels[known])
     probs = classifier.predict_proba(_features(test.images))
     metrics = classification_metrics(test.labels, probs, CLASS_NAMES)
     write_json(metrics_file, metrics)  # no timings in it: the git-tracked file must be reproducible

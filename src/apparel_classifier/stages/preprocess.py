@@ -8,7 +8,7 @@ import numpy as np
 
 from apparel_classifier import paths
 from apparel_classifier.errors import run_stage
-from apparel_classifier.fashion_mnist import EXTRA_FOLDERS
+from apparel_classifier.fashion_mnist import EXTRA_FOLDERS, OUTSIDE
 from apparel_classifier.fileio import write_json, write_npy
 from apparel_classifier.params import DatasetParams, FieldParams, PreprocessParams, load_params
 from apparel_classifier.photos import load_folders
@@ -66,7 +66,10 @@ def run(
             "train": folder_counts(field_train, folders),
             "validation": folder_counts(field_val, folders),
         },
-        "trained_on": len(from_field) // max(1, field.train_repeats),
+        # Rows the field photos added to the training split (repeats included), and of
+        # those, rows of garments outside the catalogue (trained towards "not sure").
+        "train_rows": len(from_field),
+        "outside_rows": int((from_field.labels == OUTSIDE).sum()),
         "rejected": field_train.rejected | field_val.rejected,
         "val_files": field_val.files,  # in the order of field_val_*.npy
     }
@@ -94,12 +97,12 @@ def main() -> None:
     )
     counts, field = info["counts"], info["field"]
     log.info(
-        "preprocess: train %d (%d extra, %d field photos ×%d), val %d, test %d, field val %d "
-        "images; %d rejected; mean %.4f, std %.4f",
-        sum(counts["train"].values()),
+        "preprocess: train %d (%d extra, %d field rows, %d of them out of the catalogue), "
+        "val %d, test %d, field val %d images; %d rejected; mean %.4f, std %.4f",
+        sum(counts["train"].values()) + field["outside_rows"],
         sum(info["extra"]["counts"].values()),
-        field["trained_on"],
-        params.field.train_repeats,
+        field["train_rows"],
+        field["outside_rows"],
         *(sum(counts[s].values()) for s in ("val", "test")),
         len(field["val_files"]),
         len(info["extra"]["rejected"]) + len(field["rejected"]),
