@@ -80,6 +80,9 @@ class AugmentParams(_Section):
 
     hflip: bool
     translate_px: Annotated[int, Field(ge=0, le=8)]
+    # Lighting: each image's contrast against the background is scaled by a random
+    # factor in [1 - contrast, 1 + contrast] (0: off), as photos vary in light.
+    contrast: Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
 class TrainingParams(_Section):

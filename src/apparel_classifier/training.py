@@ -63,7 +63,7 @@ def epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Genera
 
 
 def augment(x: Tensor, aug: AugmentParams, background: float, generator: torch.Generator) -> Tensor:
-    """Random horizontal flips and translations of a whole batch (B, 1, H, W), vectorised."""
+    """Random flips, translations and contrast of a whole batch (B, 1, H, W), vectorised."""
     batch, _, height, width = x.shape
     if aug.hflip:
         flip = torch.rand(batch, device=x.device, generator=generator) < 0.5
@@ -77,6 +77,11 @@ def augment(x: Tensor, aug: AugmentParams, background: float, generator: torch.G
         batch_idx = torch.arange(batch, device=x.device)[:, None, None]
         # Gather each sample's shifted window: (B, H, W) -> (B, 1, H, W)
         x = padded[batch_idx, 0, rows[:, :, None], cols[:, None, :]].unsqueeze(1)
+    if aug.contrast:  # drawn last: turning it on leaves the flips and shifts as they were
+        scale = 1.0 + aug.contrast * (
+            2.0 * torch.rand(batch, device=x.device, generator=generator) - 1.0
+        )
+        x = background + (x - background) * scale[:, None, None, None]
     return x
 
 

@@ -18,7 +18,7 @@ def test_network_maps_a_batch_of_images_to_one_logit_per_class(width: int) -> No
 
 def test_augment_keeps_shape_and_is_reproducible_from_its_generator() -> None:
     x = torch.randn(16, 1, 28, 28)
-    aug = AugmentParams(hflip=True, translate_px=2)
+    aug = AugmentParams(hflip=True, translate_px=2, contrast=0.3)
     a = training.augment(x, aug, -1.0, training.epoch_generator(0, 1, x.device))
     b = training.augment(x, aug, -1.0, training.epoch_generator(0, 1, x.device))
     c = training.augment(x, aug, -1.0, training.epoch_generator(0, 2, x.device))
@@ -31,7 +31,10 @@ def test_translation_shifts_content_and_fills_with_background() -> None:
     x = torch.zeros(64, 1, 28, 28)
     x[:, :, 10:18, 10:18] = 1.0  # a bright square in the middle
     out = training.augment(
-        x, AugmentParams(hflip=False, translate_px=3), -5.0, torch.Generator().manual_seed(0)
+        x,
+        AugmentParams(hflip=False, translate_px=3, contrast=0.0),
+        -5.0,
+        torch.Generator().manual_seed(0),
     )
     # Every sample keeps its 64 bright pixels (the square cannot leave the frame) ...
     assert torch.equal((out == 1.0).sum(dim=(1, 2, 3)), torch.full((64,), 64))
@@ -43,7 +46,10 @@ def test_translation_shifts_content_and_fills_with_background() -> None:
 def test_hflip_only_mirrors_images() -> None:
     x = torch.arange(28.0).expand(32, 1, 28, 28)
     out = training.augment(
-        x, AugmentParams(hflip=True, translate_px=0), 0.0, torch.Generator().manual_seed(0)
+        x,
+        AugmentParams(hflip=True, translate_px=0, contrast=0.0),
+        0.0,
+        torch.Generator().manual_seed(0),
     )
     flipped = (out == x.flip(3)).all(dim=(1, 2, 3))
     kept = (out == x).all(dim=(1, 2, 3))
@@ -79,3 +85,16 @@ def test_loss_is_label_smoothed_cross_entropy_and_outside_rows_aim_at_uniform() 
     training.training_loss(peaked, outside, 0.1).backward()
     assert peaked.grad is not None
     assert peaked.grad[0, 4] > 0  # gradient descent lowers the peaked logit
+
+
+def test_contrast_scales_each_image_about_the_background() -> None:
+    x = torch.full((32, 1, 28, 28), -1.0)
+    x[:, :, 8:20, 8:20] = 2.0
+    out = training.augment(
+        x, AugmentParams(hflip=False, translate_px=0, contrast=0.5), -1.0,
+        torch.Generator().manual_seed(0),
+    )  # fmt: skip
+    assert torch.equal(out[:, :, 0, 0], x[:, :, 0, 0])  # the background stays
+    item = out[:, 0, 10, 10]
+    assert ((item >= -1.0 + 3.0 * 0.5) & (item <= -1.0 + 3.0 * 1.5)).all()
+    assert item.unique().numel() > 1  # each image its own factor
