@@ -3,7 +3,7 @@
 Two gates: Fashion-MNIST test accuracy (metrics/metrics.json) and accuracy on the
 field validation photos (metrics/field.json, any footwear right for `shoes`).
 
-Usage: python -m tools.quality_gate [--min-accuracy 0.925] [--min-field-accuracy 0.70]
+Usage: python -m tools.quality_gate [--min-accuracy 0.925] [--min-field-accuracy 0.78]
 """
 
 import argparse
@@ -17,8 +17,8 @@ from apparel_classifier.errors import UserError
 # Issue 3's target for the default params: at least 92.5 % test accuracy.
 MIN_ACCURACY = 0.925
 # A regression guard a little under what the default params reach on the field photos
-# (see README, Results); issue 9's target is 0.85, not reached yet.
-MIN_FIELD_ACCURACY = 0.70
+# (0.81, see README, Results); issue 9's target is 0.85, not reached yet.
+MIN_FIELD_ACCURACY = 0.78
 
 
 def check(metrics_file: Path, minimum: float, what: str) -> float:

@@ -22,7 +22,7 @@ def test_gate_compares_accuracy_with_the_target(
     assert _gate(tmp_path, accuracy, 0.9) == status
 
 
-@pytest.mark.parametrize(("field", "status"), [(0.8, 0), (0.70, 0), (0.6999, 1)])
+@pytest.mark.parametrize(("field", "status"), [(0.85, 0), (0.78, 0), (0.7799, 1)])
 def test_gate_compares_field_accuracy_with_its_target(
     tmp_path: Path, field: float, status: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
