@@ -16,9 +16,18 @@ def fashion_item(class_id: int = 3, seed: int = 0) -> np.ndarray:
     return images[labels == class_id][0]
 
 
+def clean_item(item: np.ndarray) -> np.ndarray:
+    """The fake item without its background noise: on black, as Fashion-MNIST's items are."""
+    return np.where(item < 60, 0, item).astype(np.uint8)
+
+
 def product_photo(item: np.ndarray, size: int = 112, mode: str = "RGB") -> Image.Image:
-    """The item as a product photo: dark on white, enlarged to `size`, in `mode`."""
-    dark_on_white = Image.fromarray(255 - item).resize((size, size), Image.Resampling.BICUBIC)
+    """The item as a product photo: dark on a clean white backdrop, enlarged to `size`, in `mode`.
+
+    The fake items' background noise is dropped: a studio backdrop is flat (a noisy one
+    would read as a scene whose garment must be cut out).
+    """
+    dark_on_white = Image.fromarray(255 - clean_item(item)).resize((size, size), Image.Resampling.BICUBIC)
     if mode == "RGBA":
         # A cut-out: the white background becomes transparent.
         rgba = dark_on_white.convert("RGBA")
