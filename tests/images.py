@@ -27,7 +27,9 @@ def product_photo(item: np.ndarray, size: int = 112, mode: str = "RGB") -> Image
     The fake items' background noise is dropped: a studio backdrop is flat (a noisy one
     would read as a scene whose garment must be cut out).
     """
-    dark_on_white = Image.fromarray(255 - clean_item(item)).resize((size, size), Image.Resampling.BICUBIC)
+    dark_on_white = Image.fromarray(255 - clean_item(item)).resize(
+        (size, size), Image.Resampling.BICUBIC
+    )
     if mode == "RGBA":
         # A cut-out: the white background becomes transparent.
         rgba = dark_on_white.convert("RGBA")
