@@ -36,3 +36,11 @@ def unsure_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model_dir = tmp_path_factory.mktemp("unsure_model")
     save_tiny_model(model_dir, threshold=1.0)
     return model_dir
+
+
+@pytest.fixture(scope="session")
+def second_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another tiny model, with other weights: the candidate in rollout tests."""
+    model_dir = tmp_path_factory.mktemp("second_model")
+    save_tiny_model(model_dir, epochs=2)
+    return model_dir

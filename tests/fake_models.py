@@ -20,6 +20,7 @@ from apparel_classifier.model_card import (
     TrainingInfo,
     save_model,
 )
+from apparel_classifier.monitoring import build_profile
 from apparel_classifier.networks import FashionCNN
 from apparel_classifier.params import parse_params
 from apparel_classifier.training import fit, make_deterministic
@@ -89,4 +90,7 @@ def save_tiny_model(
         model.eval(), width=width, processed=fake_data, mean=mean, std=std, epochs=epochs,
         threshold=threshold,
     )  # fmt: skip
-    return save_model(model_dir, model, card)
+    with torch.no_grad():
+        probs = torch.softmax(model.eval()(x), dim=1).numpy()
+    profile = build_profile(images, probs, source="fake bars (200 images)")
+    return save_model(model_dir, model, card, profile)

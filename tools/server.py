@@ -23,18 +23,27 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def running_server(model_dir: Path, *options: str, timeout_s: float = 60.0) -> Iterator[str]:
+def running_server(
+    model_dir: Path | str,
+    *options: str,
+    timeout_s: float = 60.0,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Iterator[str]:
     """Run `python -m apparel_classifier.serving` until the block ends; yield its base URL.
 
     A real uvicorn in its own process, as `make serve` runs it, so clients in this
-    process do not share its interpreter lock.
+    process do not share its interpreter lock. `model_dir` is the prod model (a folder or
+    registry:<stage>); `env` adds environment variables (an admin token, say).
     """
     port = free_port()
     cmd = [sys.executable, "-m", "apparel_classifier.serving", "--model-dir", str(model_dir),
            "--port", str(port), *options]  # fmt: skip
     # Its log goes to a file, not a pipe: an unread pipe that fills up would block the server.
     with tempfile.TemporaryFile(mode="w+") as log:
-        proc = subprocess.Popen(cmd, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd, env={**os.environ, **(env or {})}, cwd=cwd, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_until_healthy(proc, url, log, timeout_s)

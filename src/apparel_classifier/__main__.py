@@ -2,6 +2,7 @@
 
 python -m apparel_classifier predict IMAGE [IMAGE ...]     classify photos
 python -m apparel_classifier label-queue FOLDER [--out F]  rank photos for labelling
+python -m apparel_classifier compare-log LOG_DIR [--json]  summarise the server's prediction log
 """
 
 import argparse
@@ -36,7 +37,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     queue.add_argument("--out", type=Path, default=Path("labelling_queue.csv"))
     queue.add_argument("--by", choices=["entropy", "margin"], default="entropy")
     queue.add_argument("--model-dir", type=Path, default=MODELS_DIR)
+    compare = commands.add_parser(
+        "compare-log",
+        help="summarise a server's prediction log: agreement of prod and candidate, classes, "
+        "confidence and latency per model",
+    )
+    compare.add_argument("log_dir", type=Path, metavar="LOG_DIR")
+    compare.add_argument("--json", action="store_true", help="print JSON instead of text")
     return parser.parse_args(argv)
+
+
+def compare_log(args: argparse.Namespace) -> int:
+    """Print the summary of the prediction log in `args.log_dir`."""
+    from apparel_classifier.serving import prediction_log  # the server's own reader
+
+    entries = prediction_log.read_entries(args.log_dir)
+    if not entries:
+        print(
+            f"error: no prediction log in {args.log_dir}: start the server with --log-dir",
+            file=sys.stderr,
+        )
+        return 1
+    summary = prediction_log.summarise(entries)
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2))
+    else:
+        print(prediction_log.format_summary(summary))
+    return 0
 
 
 def label_queue(predictor: Predictor, args: argparse.Namespace) -> int:
@@ -97,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command; exit status 1 when the model or any file could not be used."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "compare-log":
+        return compare_log(args)
     try:
         predictor = Predictor(args.model_dir)
     except UserError as err:

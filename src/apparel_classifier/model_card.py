@@ -1,8 +1,10 @@
 """The model artifact: safetensors weights plus a JSON card that says where they came from.
 
 models/
-    model.safetensors   weights only: loading them executes no code
-    model_card.json     ModelCard below
+    model.safetensors        weights only: loading them executes no code
+    model_card.json          ModelCard below
+    reference_profile.json   what inputs and answers looked like on validation data
+                             (monitoring.ReferenceProfile: the server's drift reference)
 
 The card names the dataset by the MD5 of every processed file (the very MD5s
 dvc.lock records for the `preprocess` outputs) and of the raw files, so anyone
@@ -26,6 +28,7 @@ from torch import nn
 
 from apparel_classifier.errors import UserError
 from apparel_classifier.fileio import atomic_path, md5sum, write_json
+from apparel_classifier.monitoring import ReferenceProfile
 from apparel_classifier.networks import FashionCNN
 from apparel_classifier.paths import PROCESSED_DIR
 
@@ -102,8 +105,14 @@ class ModelCard(_Part):
     training: TrainingInfo
 
 
-def save_model(model_dir: Path, model: nn.Module, card: ModelCard) -> ModelCard:
-    """Write the weights and the card (with the weights' MD5 filled in), each atomically."""
+def save_model(
+    model_dir: Path, model: nn.Module, card: ModelCard, profile: ReferenceProfile
+) -> ModelCard:
+    """Write the weights, the card (with the weights' MD5 filled in) and the reference profile.
+
+    Each file is written atomically.
+    """
+    profile.save(model_dir)
     weights = model_dir / WEIGHTS_FILE
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(weights) as tmp:

@@ -87,9 +87,22 @@ def test_plain_backgrounds_keep_fashion_mnists_own_recipe() -> None:
     assert not is_scene(np.asarray(product_photo(item, size=224)))
     assert not is_scene(np.stack([item] * 3, axis=2))
     # Trimmed to the item and brought to full brightness, as Fashion-MNIST's images are.
-    image = to_fashion_mnist(Image.fromarray(item // 2))
+    larger = Image.fromarray(item // 2).resize((56, 56), Image.Resampling.NEAREST)
+    image = to_fashion_mnist(larger)
     assert image.max() == 255
     assert (image.max(axis=0) > 0).all()  # the bar now spans the width
+
+
+def test_an_image_in_fashion_mnists_own_format_passes_through_unchanged() -> None:
+    # What the network was trained on must reach it as it is: no re-trim, no brightening
+    # (that skew made Fashion-MNIST's own test images look drifted to the monitor).
+    item = fashion_item(3)
+    item[item < 40] = 0
+    dim = item // 2
+    assert np.array_equal(to_fashion_mnist(Image.fromarray(dim)), dim)
+    assert np.array_equal(to_fashion_mnist(Image.fromarray(dim).convert("RGB")), dim)
+    # A 28×28 picture on white is not in that format: it is negated and trimmed as usual.
+    assert not np.array_equal(to_fashion_mnist(Image.fromarray(255 - dim)), dim)
 
 
 def test_the_same_photo_always_gives_the_same_image() -> None:

@@ -77,7 +77,8 @@ def test_batch_predicts_every_image_in_order(server: str) -> None:
 
 def test_health(server: str, tiny_model_dir: Path) -> None:
     body = httpx.get(f"{server}/health").json()
-    assert body == {"status": "ok", "weights_md5": load_card(tiny_model_dir).model.weights_md5}
+    md5 = load_card(tiny_model_dir).model.weights_md5
+    assert body == {"status": "ok", "weights_md5": md5, "version": f"md5-{md5[:8]}"}
 
 
 def test_model_returns_the_card(server: str, tiny_model_dir: Path) -> None:

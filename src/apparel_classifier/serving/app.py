@@ -1,13 +1,16 @@
 """The FastAPI application: prediction endpoints, health, the model card and the web page."""
 
 import logging
-from collections.abc import AsyncIterator
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, File, HTTPException, Request, UploadFile
+import numpy as np
+from fastapi import BackgroundTasks, FastAPI, File, HTTPException, Request, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -21,8 +24,18 @@ from apparel_classifier.images import (
 )
 from apparel_classifier.model_card import ModelCard
 from apparel_classifier.paths import MODELS_DIR
-from apparel_classifier.predictor import Predictor
+from apparel_classifier.predictor import Prediction
+from apparel_classifier.serving import metrics, operations, routing
+from apparel_classifier.serving.config import (
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    ServingConfig,
+)
+from apparel_classifier.serving.fleet import Fleet
 from apparel_classifier.serving.limits import BodySizeLimit
+from apparel_classifier.serving.models import ServedModel
+from apparel_classifier.serving.operations import current_fleet
+from apparel_classifier.serving.prediction_log import Answer, PredictionLog
 from apparel_classifier.serving.schemas import (
     BatchResponse,
     ErrorResponse,
@@ -34,8 +47,8 @@ from apparel_classifier.serving.schemas import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # 10 MB, as the issue asks
-DEFAULT_MAX_BATCH = 32
+__all__ = ["DEFAULT_MAX_BATCH", "DEFAULT_MAX_UPLOAD_BYTES", "app_from_environment", "create_app"]
+
 STATIC_DIR = Path(str(resources.files("apparel_classifier.serving") / "static"))
 
 # Which 4xx each kind of bad image gets: the client can tell "not an image" from "broken image".
@@ -81,9 +94,132 @@ def _image_http_error(err: ImageError) -> HTTPException:
     return HTTPException(status_code=status, detail=str(err))
 
 
-def _predictor(request: Request) -> Predictor:
-    predictor: Predictor = request.app.state.predictor
-    return predictor
+class _Answered:
+    """One request's routing and answers, for the response, the log and the metrics."""
+
+    def __init__(self, request: Request, fleet: Fleet, config: ServingConfig) -> None:
+        self.request_id = uuid.uuid4().hex
+        self.client, self.new_client = routing.client_id(
+            request.headers.get(routing.CLIENT_HEADER),
+            request.cookies.get(routing.CLIENT_COOKIE),
+        )
+        prod, candidate = fleet.prod, fleet.candidate
+        canary = candidate is not None and routing.in_canary(self.client, config.canary_share)
+        self.model: ServedModel = candidate if canary and candidate else prod
+        self.other: ServedModel | None = None
+        if config.shadow and candidate is not None:
+            self.other = prod if canary else candidate
+        request.state.model_version = self.model.version
+
+    def answer(self, images: np.ndarray) -> tuple[list[Prediction], float]:
+        """The answering model's predictions and the milliseconds they took (per image)."""
+        return _timed(self.model, images)
+
+    def headers(self, response: Response) -> None:
+        """Which model answered, the request id, and the client's id for stickiness."""
+        response.headers["X-Model-Version"] = self.model.version
+        response.headers["X-Model-Role"] = self.model.role
+        response.headers["X-Request-Id"] = self.request_id
+        if self.new_client:
+            response.set_cookie(
+                routing.CLIENT_COOKIE, self.client, max_age=30 * 24 * 3600, httponly=True,
+                samesite="lax",
+            )  # fmt: skip
+
+
+def _timed(model: ServedModel, images: np.ndarray) -> tuple[list[Prediction], float]:
+    start = time.perf_counter()
+    predictions = model.predictor.predict_arrays(images)
+    return predictions, (time.perf_counter() - start) * 1000 / max(1, len(images))
+
+
+def _as_answer(model: ServedModel, p: Prediction, latency_ms: float) -> Answer:
+    return Answer(
+        version=model.version, role=model.role, category=p.category,
+        confidence=round(p.confidence, 6), uncertain=p.uncertain, latency_ms=round(latency_ms, 3),
+    )  # fmt: skip
+
+
+async def _count_requests(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    # Every route, errors included: requests by route, status and answering model.
+    start = time.perf_counter()
+    response = await call_next(request)
+    route = request.scope.get("route")
+    path = getattr(route, "path", "unmatched")
+    version = getattr(request.state, "model_version", "none")
+    metrics.REQUESTS.labels(path, str(response.status_code), version).inc()
+    metrics.LATENCY.labels(path).observe(time.perf_counter() - start)
+    return response
+
+
+async def _clear_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    # FastAPI's default answer is a list of pydantic errors; a missing upload is the
+    # only validation error these routes can have, so say exactly that.
+    field = "files" if request.url.path.endswith("/batch") else "file"
+    missing = [e for e in exc.errors() if e.get("type") == "missing"]
+    detail = (
+        f"no form field named '{field}': send the image as multipart/form-data in a field "
+        f"called '{field}'"
+        if missing
+        else f"invalid request: {exc.errors()[0].get('msg', 'unreadable body')}"
+    )
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def _finish(
+    request: Request,
+    answered: _Answered,
+    images: np.ndarray,
+    predictions: list[Prediction],
+    latency_ms: float,
+    uploads: list[bytes],
+    tasks: BackgroundTasks,
+) -> None:
+    """Metrics and drift now; the shadow answer and the log line after the response."""
+    fleet: Fleet = request.app.state.fleet
+    model = answered.model
+    for image, p in zip(images, predictions, strict=True):
+        metrics.PREDICTIONS.labels(model.version, model.role, p.category, "answer").inc()
+        metrics.CONFIDENCE.labels(model.version, model.role).observe(p.confidence)
+        if p.uncertain:
+            metrics.UNCERTAIN.labels(model.version, model.role).inc()
+        fleet.observe(image, p, answered_by_prod=model is fleet.prod)
+    log: PredictionLog | None = request.app.state.log
+    if answered.other is None and log is None:
+        return
+
+    def shadow_and_log() -> None:
+        # After the response is sent: the client never waits for the shadow model.
+        shadows: list[Answer | None] = [None] * len(predictions)
+        if (other := answered.other) is not None:
+            others, other_ms = _timed(other, images)
+            for q in others:
+                metrics.PREDICTIONS.labels(other.version, other.role, q.category, "shadow").inc()
+            shadows = [_as_answer(other, q, other_ms) for q in others]
+        if log is not None:
+            route = request.url.path
+            for i, (p, shadow) in enumerate(zip(predictions, shadows, strict=True)):
+                rid = answered.request_id if len(predictions) == 1 else f"{answered.request_id}-{i}"
+                log.write(rid, route, _as_answer(model, p, latency_ms), shadow, uploads[i])
+
+    tasks.add_task(shadow_and_log)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    config: ServingConfig = app.state.config
+    # At startup, not at import or per request: a bad model stops the server at once.
+    app.state.fleet = Fleet(config)
+    app.state.log = (
+        PredictionLog(config.log_dir, config.log_max_bytes, config.log_backups,
+                      config.log_images)
+        if config.log_dir else None
+    )  # fmt: skip
+    yield
+    if app.state.log:
+        app.state.log.close()
 
 
 def create_app(
@@ -91,56 +227,68 @@ def create_app(
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     max_batch: int = DEFAULT_MAX_BATCH,
     num_threads: int | None = 1,
+    config: ServingConfig | None = None,
 ) -> FastAPI:
-    """Build the app; the model in `model_dir` is loaded once, when the server starts."""
+    """Build the app; its models are loaded once, when the server starts.
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # At startup, not at import or per request: a bad models/ stops the server at once.
-        app.state.predictor = Predictor(model_dir, num_threads=num_threads)
-        yield
+    `config` holds every setting; without it the app serves `model_dir` alone, with the
+    limits given.
+    """
+    if config is None:
+        config = ServingConfig(
+            prod=model_dir.as_posix(), max_upload_bytes=max_upload_bytes, max_batch=max_batch,
+            num_threads=num_threads,
+        )  # fmt: skip
+    max_batch = config.max_batch
 
     app = FastAPI(
         title="Apparel classifier",
         summary="A garment photo in, its Fashion-MNIST category and confidence out.",
         version="1",
-        lifespan=lifespan,
+        lifespan=_lifespan,
     )
-    app.add_middleware(BodySizeLimit, max_bytes=max_upload_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=config.max_upload_bytes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.state.config = config
+    app.include_router(operations.router)
 
-    @app.exception_handler(RequestValidationError)
-    async def clear_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's default answer is a list of pydantic errors; a missing upload is the
-        # only validation error these routes can have, so say exactly that.
-        field = "files" if request.url.path.endswith("/batch") else "file"
-        missing = [e for e in exc.errors() if e.get("type") == "missing"]
-        detail = (
-            f"no form field named '{field}': send the image as multipart/form-data in a field "
-            f"called '{field}'"
-            if missing
-            else f"invalid request: {exc.errors()[0].get('msg', 'unreadable body')}"
-        )
-        return JSONResponse({"detail": detail}, status_code=422)
+    app.middleware("http")(_count_requests)
+
+    app.add_exception_handler(RequestValidationError, _clear_validation_error)  # type: ignore[arg-type]
 
     @app.post("/predict", response_model=PredictResponse, responses=_UPLOAD_ERRORS)
     def predict(
         request: Request,
+        response: Response,
+        tasks: BackgroundTasks,
         file: Annotated[ImageUpload, File(description="A garment photo: PNG, JPEG or WebP")],
     ) -> PredictResponse:
-        """Classify one uploaded garment image."""
-        predictor = _predictor(request)
-        name = file.filename or "the upload"
+        """Classify one uploaded garment image.
+
+        With a canary, the client's `X-Client-Id` header (or `client_id` cookie, set on the
+        first answer) decides, always the same way, which model answers; the response says
+        which in `model.version` and `model.role`.
+        """
+        fleet = current_fleet(request)
+        answered = _Answered(request, fleet, config)
+        data = file.file.read()
         try:
-            prediction = predictor.predict(file.file.read(), name=name)
+            image = answered.model.predictor.preprocess(data, file.filename or "the upload")
         except ImageError as err:
             raise _image_http_error(err) from None
-        out = PredictionOut.of(prediction, predictor.classes, file.filename)
-        return PredictResponse(**out.model_dump(), model=ModelIdentity.of(predictor.card))
+        images = image[None]  # (28, 28) -> (1, 28, 28)
+        predictions, latency_ms = answered.answer(images)
+        _finish(request, answered, images, predictions, latency_ms, [data], tasks)
+        answered.headers(response)
+        model = answered.model
+        out = PredictionOut.of(predictions[0], model.predictor.classes, file.filename)
+        return PredictResponse(**out.model_dump(), model=ModelIdentity.of(model))
 
     @app.post("/predict/batch", response_model=BatchResponse, responses=_UPLOAD_ERRORS)
     def predict_batch(
         request: Request,
+        response: Response,
+        tasks: BackgroundTasks,
         files: Annotated[
             list[ImageUpload],
             # Schema only, like ImageUpload's minLength: the route answers both bounds itself
@@ -157,29 +305,40 @@ def create_app(
                 status_code=400,
                 detail=f"{len(files)} images in one batch; send at most {max_batch} per request",
             )
-        predictor = _predictor(request)
-        names = [f.filename or f"image {i + 1}" for i, f in enumerate(files)]
+        fleet = current_fleet(request)
+        answered = _Answered(request, fleet, config)
+        uploads = [f.file.read() for f in files]
+        predictor = answered.model.predictor
         try:
-            predictions = predictor.predict_batch([f.file.read() for f in files], names=names)
+            images = np.stack([
+                predictor.preprocess(data, f.filename or f"image {i + 1}")
+                for i, (data, f) in enumerate(zip(uploads, files, strict=True))
+            ])  # fmt: skip
         except ImageError as err:
             raise _image_http_error(err) from None
+        predictions, latency_ms = answered.answer(images)
+        _finish(request, answered, images, predictions, latency_ms, uploads, tasks)
+        answered.headers(response)
         return BatchResponse(
             predictions=[
                 PredictionOut.of(p, predictor.classes, f.filename)
                 for p, f in zip(predictions, files, strict=True)
             ],
-            model=ModelIdentity.of(predictor.card),
+            model=ModelIdentity.of(answered.model),
         )
 
     @app.get("/health", response_model=HealthResponse)
     def health(request: Request) -> HealthResponse:
         """Liveness and readiness: answers once the model is loaded."""
-        return HealthResponse(status="ok", weights_md5=_predictor(request).card.model.weights_md5)
+        prod = current_fleet(request).prod
+        return HealthResponse(
+            status="ok", weights_md5=prod.predictor.card.model.weights_md5, version=prod.version
+        )
 
     @app.get("/model", response_model=ModelCard)
     def model_card(request: Request) -> ModelCard:
-        """The card of the model that answers: data, code version, params, metrics."""
-        return _predictor(request).card
+        """The card of the production model (the one that answers unless a canary does)."""
+        return current_fleet(request).prod.predictor.card
 
     @app.get("/", response_class=HTMLResponse, responses={200: {"description": "The web page"}})
     def index() -> HTMLResponse:
@@ -187,3 +346,8 @@ def create_app(
         return HTMLResponse((STATIC_DIR / "index.html").read_text(encoding="utf-8"))
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app factory each uvicorn worker process calls (settings from the environment)."""
+    return create_app(config=ServingConfig.from_environment())

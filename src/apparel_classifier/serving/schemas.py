@@ -1,9 +1,17 @@
 """The API's JSON shapes: every response the OpenAPI schema describes, errors included."""
 
+import os
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, Field
 
-from apparel_classifier.model_card import ModelCard
 from apparel_classifier.predictor import Prediction
+from apparel_classifier.serving.config import ServingConfig
+
+if TYPE_CHECKING:
+    from apparel_classifier.serving.fleet import Fleet
+    from apparel_classifier.serving.models import ServedModel, ServingState, Source
 
 
 class ErrorResponse(BaseModel):
@@ -13,17 +21,25 @@ class ErrorResponse(BaseModel):
 
 
 class ModelIdentity(BaseModel):
-    """Which model answered: its weights, its training data and the code that trained it."""
+    """Which model answered: its version and role, weights, training data and training code."""
 
+    version: str = Field(
+        examples=["v1.2.0"],
+        description="the registry version, or md5-<weights MD5 prefix> for a plain model folder",
+    )
+    role: str = Field(examples=["prod"], description="prod, or candidate (a canary answer)")
     architecture: str
     weights_md5: str
     dataset: dict[str, str] = Field(description="processed data file -> MD5, as dvc.lock records")
     code_digest: str = Field(description="SHA-256 of the training code (see the model card)")
 
     @classmethod
-    def of(cls, card: ModelCard) -> "ModelIdentity":
-        """The identity part of a model card."""
+    def of(cls, served: "ServedModel") -> "ModelIdentity":
+        """The identity of a served model: its version and role, and its card's provenance."""
+        card = served.predictor.card
         return cls(
+            version=served.version,
+            role=served.role,
             architecture=card.model.architecture,
             weights_md5=card.model.weights_md5,
             dataset=card.dataset.processed,
@@ -76,3 +92,93 @@ class HealthResponse(BaseModel):
 
     status: str = Field(examples=["ok"])
     weights_md5: str
+    version: str = Field(description="the production model's version")
+
+
+class ServedModelOut(BaseModel):
+    """A model the server answers with."""
+
+    role: str
+    version: str
+    ref: str = Field(description="how it was named: a folder, or registry:<stage or version>")
+    age_seconds: float = Field(description="since it was trained (or registered)")
+
+    @classmethod
+    def of(cls, source: "Source", role: str, age_seconds: float) -> "ServedModelOut":
+        """The public facts of a served model."""
+        return cls(role=role, version=source.version, ref=source.ref, age_seconds=age_seconds)
+
+
+class DriftTestOut(BaseModel):
+    """One test of the live window against the reference profile."""
+
+    name: str = Field(examples=["mean_intensity"])
+    test: str = Field(examples=["ks"], description="ks (Kolmogorov-Smirnov) or chi2")
+    statistic: float
+    p_value: float
+
+
+class MonitoringResponse(BaseModel):
+    """`GET /monitoring`: which models serve, and whether live inputs drift from training."""
+
+    worker: int = Field(description="the process id of the worker that answered")
+    models: list[ServedModelOut]
+    canary_share: float
+    shadow: bool
+    window: int = Field(description="live requests compared with the profile (per worker)")
+    requests: int = Field(description="requests in the window now")
+    drift: bool | None = Field(description="null while the window is too small to test")
+    threshold: float = Field(description="p-value under which a test signals drift")
+    tests: list[DriftTestOut]
+    uncertain_share: float | None
+    profile: str | None = Field(description="what the reference profile was built from")
+
+    @classmethod
+    def of(cls, fleet: "Fleet", config: ServingConfig) -> "MonitoringResponse":
+        """The fleet's models and its drift verdict."""
+        ages = fleet.ages()
+        models = [ServedModelOut.of(m.source, m.role, ages[m.role]) for m in fleet.models]
+        report = fleet.drift()
+        profile = fleet.prod.profile
+        return cls(
+            worker=os.getpid(),
+            models=models,
+            canary_share=config.canary_share if fleet.candidate else 0.0,
+            shadow=config.shadow and fleet.candidate is not None,
+            window=report.window if report else 0,
+            requests=report.requests if report else 0,
+            drift=report.drift if report else None,
+            threshold=report.threshold if report else 0.0,
+            tests=[
+                DriftTestOut(name=t.name, test=t.test, statistic=t.statistic, p_value=t.p_value)
+                for t in (report.tests if report else ())
+            ],
+            uncertain_share=report.uncertain_share if report else None,
+            profile=profile.source if profile else None,
+        )
+
+
+class ReloadRequest(BaseModel):
+    """`POST /admin/reload`: references to load instead of the current ones (all optional)."""
+
+    prod: str | None = None
+    candidate: str | None = None
+
+
+class ReloadResponse(BaseModel):
+    """What serves after a successful reload."""
+
+    generation: int
+    prod: str
+    candidate: str | None
+    loaded_at: datetime
+
+    @classmethod
+    def of(cls, state: "ServingState") -> "ReloadResponse":
+        """The versions of a published state."""
+        return cls(
+            generation=state.generation,
+            prod=state.prod.version,
+            candidate=state.candidate.version if state.candidate else None,
+            loaded_at=datetime.now().astimezone(),
+        )

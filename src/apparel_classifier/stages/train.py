@@ -10,6 +10,7 @@ import torch
 
 from apparel_classifier import (
     calibration,
+    monitoring,
     networks,
     paths,
     provenance,
@@ -98,8 +99,14 @@ def run(
     model.load_state_dict(result.best_state)
     # Held-out data the weights were not chosen by gradient on: the validation split.
     val_x, val_y = tensors["val"]
-    temperature = calibration.fit_temperature(
-        networks.predict_logits(model, val_x, params.val_batch_size), val_y
+    val_logits = networks.predict_logits(model, val_x, params.val_batch_size)
+    temperature = calibration.fit_temperature(val_logits, val_y)
+    # What live inputs and answers should look like: the server tests its traffic against it.
+    profile = monitoring.build_profile(
+        splits["val"].images,
+        torch.softmax(val_logits.float() / temperature, dim=1).cpu().numpy(),
+        source=f"validation split ({len(val_y)} images)",
+        seed=params.seed,
     )
 
     card = ModelCard(
@@ -131,7 +138,7 @@ def run(
             device=str(device),
         ),
     )
-    card = save_model(model_dir, model, card)
+    card = save_model(model_dir, model, card, profile)
     if store:
         store.clear()  # the run is complete: its outputs now live in DVC's cache
     return card, result
