@@ -24,7 +24,8 @@ UV_FROM_LOCK = import tomllib; \
 	uv = next(p for p in tomllib.load(open("uv.lock", "rb"))["package"] if p["name"] == "uv"); \
 	print("uv==" + uv["version"], *("--hash=" + w["hash"] for w in uv["wheels"]))
 
-.PHONY: run test lock-check lint typecheck bench serve bench-serve browser-deps hooks clean-venv
+.PHONY: run test lock-check lint typecheck bench serve bench-serve browser-deps hooks clean-venv \
+	register promote rollback registry
 
 # Bootstrap: a venv with pip, and uv installed by pip, hash-checked against uv.lock.
 $(UV):
@@ -85,6 +86,18 @@ MODEL_DIR ?= models
 PORT      ?= 8000
 serve: $(STAMP)
 	$(BIN)/python -m apparel_classifier.serving --model-dir $(MODEL_DIR) --port $(PORT)
+
+# The model registry (GTO tags in git, files from DVC): register the committed model
+# (VERSION optional: the next patch version), promote a version to prod, roll prod back
+# to the version before, show versions and stages. See the README's "Model registry".
+register: $(STAMP)
+	$(BIN)/python -m apparel_classifier.registry register $(if $(VERSION),--version $(VERSION))
+promote: $(STAMP)
+	$(BIN)/python -m apparel_classifier.registry promote $(VERSION)
+rollback: $(STAMP)
+	$(BIN)/python -m apparel_classifier.registry rollback
+registry: $(STAMP)
+	$(BIN)/python -m apparel_classifier.registry show
 
 # Latency (in-process and over HTTP) and batch throughput of the model in $(MODEL_DIR).
 bench-serve: $(STAMP)

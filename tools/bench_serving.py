@@ -45,11 +45,26 @@ class LoadResult:
     errors: int
     seconds: float
     first_error: str | None
+    latencies_ms: tuple[float, ...] = ()  # of the successful requests
+    versions: frozenset[str] = frozenset()  # model versions that answered
 
     @property
     def requests_per_s(self) -> float:
         """Successful requests per second over the whole run."""
         return self.ok / self.seconds
+
+    def summary(self) -> str:
+        """Rate, latency percentiles and errors, on one line."""
+        q = (
+            statistics.quantiles(self.latencies_ms, n=100)
+            if len(self.latencies_ms) > 1
+            else [0] * 99
+        )
+        p50 = statistics.median(self.latencies_ms) if self.latencies_ms else 0.0
+        return (
+            f"{self.requests_per_s:,.0f} requests/s, p50 {p50:.1f} ms, p99 {q[98]:.1f} ms, "
+            f"{self.ok} ok, {self.errors} errors"
+        )
 
 
 def load_processed_or_noise(n: int = 1) -> np.ndarray:
@@ -112,35 +127,47 @@ def time_calls(call: Callable[[], object], calls: int, warmup: int = 20) -> Late
 
 
 def load_test(url: str, photo: bytes, clients: int = 8, seconds: float = 10.0) -> LoadResult:
-    """`clients` threads, each with its own keep-alive connection, POST /predict for `seconds`."""
+    """`clients` threads, each with its own keep-alive connection, POST /predict for `seconds`.
+
+    Each client sends its own X-Client-Id (client-0, client-1, …), as a canary needs.
+    """
     counts = {"ok": 0, "errors": 0}
     first_error: list[str] = []
+    latencies: list[float] = []
+    versions: set[str] = set()
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
 
-    def client() -> None:
-        with httpx.Client(base_url=url, timeout=30.0) as http:
+    def client(number: int) -> None:
+        headers = {"X-Client-Id": f"client-{number}"}
+        with httpx.Client(base_url=url, timeout=30.0, headers=headers) as http:
             while time.monotonic() < deadline:
+                started = time.perf_counter()
                 try:
                     response = http.post("/predict", files={"file": ("x.png", photo, "image/png")})
                     ok, error = response.status_code == 200, f"HTTP {response.status_code}"
                 except httpx.HTTPError as exc:
                     ok, error = False, repr(exc)
+                elapsed_ms = (time.perf_counter() - started) * 1000
                 with lock:
                     counts["ok" if ok else "errors"] += 1
-                    if not ok and not first_error:
+                    if ok:
+                        latencies.append(elapsed_ms)
+                        versions.add(response.headers.get("X-Model-Version", "?"))
+                    elif not first_error:
                         first_error.append(error)
 
     start = time.monotonic()
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.monotonic() - start
     return LoadResult(
-        counts["ok"], counts["errors"], elapsed, first_error[0] if first_error else None
-    )
+        counts["ok"], counts["errors"], elapsed, first_error[0] if first_error else None,
+        tuple(latencies), frozenset(versions),
+    )  # fmt: skip
 
 
 def batch_throughput(predictor: Predictor, photos: list[bytes], rounds: int = 3) -> float:
@@ -190,10 +217,13 @@ def main(argv: list[str] | None = None) -> None:
         rate = len(batch) * 1000 / per_batch.p50_ms
         print(f"HTTP, batch of {len(batch)}: p50 {per_batch.p50_ms:.1f} ms = {rate:,.0f} images/s")
         load = load_test(url, photos[0], clients=8, seconds=args.load_seconds)
-        print(
-            f"HTTP load, 8 clients × {load.seconds:.0f} s: {load.requests_per_s:,.0f} requests/s, "
-            f"{load.ok} ok, {load.errors} errors"
-        )
+        print(f"HTTP load, 8 clients × {load.seconds:.0f} s: {load.summary()}")
+    # The same load with the same model as a candidate: 20 % canary, then shadow on too.
+    for label, extra in (("20 % canary", []), ("20 % canary + shadow", ["--shadow"])):
+        options = ["--candidate", str(args.model_dir), "--canary-share", "0.2", *extra]
+        with running_server(args.model_dir, *options) as url:
+            load = load_test(url, photos[0], clients=8, seconds=args.load_seconds)
+            print(f"HTTP load, 8 clients × {load.seconds:.0f} s, {label}: {load.summary()}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

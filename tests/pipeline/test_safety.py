@@ -44,7 +44,7 @@ def test_git_keeps_what_describes_a_version(path: str) -> None:
 def test_data_extra_is_not_ignored_as_a_whole() -> None:
     # DVC collects data/extra/*.dvc only if its own matcher does not see data/extra/
     # as ignored; a pattern such as /data/extra/*/ made it do so.
-    from dvc.repo import Repo as DvcRepo  # type: ignore[import-untyped]
+    from dvc.repo import Repo as DvcRepo
 
     scm = DvcRepo(str(REPO_ROOT)).scm
     assert not scm.is_ignored(f"{REPO_ROOT}/data/extra/")

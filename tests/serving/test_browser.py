@@ -62,7 +62,13 @@ def test_upload_shows_category_confidence_and_model(
     assert browser.find_element(By.ID, "confidence").text.endswith("confident")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#top li")) == 3
     assert expected["model"]["weights_md5"][:10] in browser.find_element(By.ID, "model").text
+    assert expected["model"]["version"] in browser.find_element(By.ID, "model").text
     assert not browser.find_element(By.ID, "error").is_displayed()
+    # The monitoring panel names the serving model and the state of the drift window.
+    WebDriverWait(browser, 10).until(
+        ec.text_to_be_present_in_element((By.ID, "serving"), expected["model"]["version"])
+    )
+    assert browser.find_element(By.ID, "drift").text.startswith(("Drift", "No drift"))
 
     ARTIFACTS.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "browser-predict.png"))

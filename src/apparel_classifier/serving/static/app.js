@@ -10,9 +10,34 @@ function percent(p) {
 function showModel(model) {
   const train = Object.entries(model.dataset).find(([path]) => path.includes("train_images"));
   const data = train ? `, training data MD5 ${train[1].slice(0, 10)}` : "";
+  const version = model.version ? ` ${model.version} (${model.role})` : "";
   $("model").textContent =
-    `Answered by ${model.architecture}, weights MD5 ${model.weights_md5.slice(0, 10)}` +
+    `Answered by ${model.architecture}${version}, weights MD5 ${model.weights_md5.slice(0, 10)}` +
     `${data}, code ${model.code_digest.slice(0, 10)}.`;
+}
+
+// The monitoring panel: which models serve, and whether recent photos look like the training data.
+async function showMonitoring() {
+  try {
+    const m = await (await fetch("/monitoring")).json();
+    const drift = $("drift");
+    drift.className = m.drift ? "alert" : "";
+    if (m.drift === null) {
+      drift.textContent = `Drift: not tested yet (${m.requests} of the ${m.window} recent photos seen, ` +
+        "50 needed).";
+    } else {
+      const worst = m.tests.reduce((a, b) => (a.p_value < b.p_value ? a : b));
+      drift.textContent = (m.drift ? "Drift: recent photos do not look like the training data" :
+        "No drift: recent photos look like the training data") +
+        ` (${m.requests} photos; lowest p-value ${worst.p_value.toExponential(1)}, ${worst.name}).`;
+    }
+    $("serving").textContent = "Serving: " + m.models.map((s) =>
+      `${s.role} ${s.version} (${(s.age_seconds / 86400).toFixed(1)} days old)`).join(", ") +
+      (m.canary_share > 0 ? `, canary ${(100 * m.canary_share).toFixed(0)} %` : "") +
+      (m.shadow ? ", shadow on" : "") + ".";
+  } catch (err) {
+    $("drift").textContent = "Monitoring unavailable.";
+  }
 }
 
 function showResult(body) {
@@ -37,6 +62,7 @@ function showResult(body) {
   }));
   $("result").hidden = false;
   showModel(body.model);
+  showMonitoring();
 }
 
 async function classify(file) {
@@ -78,3 +104,5 @@ fetch("/model").then((r) => r.json()).then((card) => showModel({
   dataset: card.dataset.processed,
   code_digest: card.code.digest,
 })).catch(() => {});
+
+showMonitoring();

@@ -1,0 +1,237 @@
+"""The model registry: DVC's conventions, git tags written by GTO, files from DVC's cache or remote.
+
+dvc.yaml declares the model under `artifacts:` (`apparel-classifier`, the `models`
+output). A version is a git tag on the commit whose dvc.lock holds its weights
+(`apparel-classifier@v1.2.0`); a stage is another tag pointing at a version
+(`apparel-classifier#prod#5`), so the registry's whole history is in git, and
+`dvc artifacts get` fetches a version's files from the local DVC cache or the remote.
+
+    python -m apparel_classifier.registry register [--version v1.2.0]   the model at HEAD
+    python -m apparel_classifier.registry assign v1.2.0 candidate
+    python -m apparel_classifier.registry promote v1.2.0                 = assign … prod
+    python -m apparel_classifier.registry rollback                       prod back one version
+    python -m apparel_classifier.registry show
+    python -m apparel_classifier.registry fetch prod --out DIR           a stage or a version
+"""
+
+import argparse
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from apparel_classifier.errors import UserError
+
+ARTIFACT = "apparel-classifier"  # as declared in dvc.yaml's `artifacts:`
+CANDIDATE, PROD = "candidate", "prod"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A registered version: its name, the commit it tags, and when it was registered."""
+
+    version: str
+    commit: str
+    created_at: datetime
+    stage: str | None = None  # the stage it was asked for by, if any
+
+
+def _gto() -> Any:
+    # Imported on use: GTO (and DVC) are slow to import, and the server imports this
+    # module only when a model is named by registry stage or version.
+    import gto.api
+    from gto.exceptions import GTOException
+
+    return gto.api, GTOException
+
+
+def register(repo: Path, version: str | None = None, rev: str = "HEAD") -> str:
+    """Register the model at `rev` as `version` (default: the next patch version)."""
+    api, error = _gto()
+    try:
+        tag = api.register(str(repo), ARTIFACT, rev, version=version)
+    except error as exc:
+        raise UserError(f"cannot register {ARTIFACT} at {rev}: {exc}") from None
+    return str(tag.version)
+
+
+def assign(repo: Path, version: str, stage: str) -> None:
+    """Make `version` the one version in `stage`.
+
+    GTO lets a stage hold several versions; here a stage holds one, so the others in it
+    are unassigned (GTO's `unassign`, one more tag: the history stays in git). A version
+    that was in the stage before may be assigned again: that is how a rollback reads.
+    """
+    api, error = _gto()
+    try:
+        others = [v for v in _versions_in(repo, stage) if v != version]
+        api.assign(str(repo), ARTIFACT, stage, version=version, force=True)
+        for other in others:
+            api.unassign(str(repo), ARTIFACT, stage=stage, version=other)
+    except error as exc:
+        raise UserError(f"cannot assign {ARTIFACT} {version} to {stage}: {exc}") from None
+
+
+def _versions_in(repo: Path, stage: str) -> list[str]:
+    """The versions `stage` holds now."""
+    api, _ = _gto()
+    found = api.find_versions_in_stage(str(repo), ARTIFACT, stage, versions_per_stage=-1)
+    return [str(v.version) for v in _as_list(found)]
+
+
+def promote(repo: Path, version: str) -> None:
+    """Make `version` the production model."""
+    assign(repo, version, PROD)
+
+
+def rollback(repo: Path) -> str:
+    """Put back in prod the version that was there before the current one; return it."""
+    history = _stage_history(repo, PROD)
+    current = next(iter(_versions_in(repo, PROD)), None)
+    if current is None:
+        raise UserError(f"nothing to roll back: no version of {ARTIFACT} is in {PROD}")
+    previous = next((v for v in history if v != current), None)
+    if previous is None:
+        raise UserError(f"nothing to roll back to: {current} is the only version ever in {PROD}")
+    assign(repo, previous, PROD)
+    return previous
+
+
+def _stage_history(repo: Path, stage: str) -> list[str]:
+    """The versions assigned to `stage`, newest assignment first."""
+    api, _ = _gto()
+    events = [
+        e for e in api.history(str(repo), ARTIFACT)
+        if e["event"] == "assignment" and e["stage"] == stage
+    ]  # fmt: skip
+    # The tag's counter (name#stage#N) orders assignments made within the same second.
+    events.sort(key=lambda e: int(str(e["ref"]).rsplit("#", 1)[-1]), reverse=True)
+    return [str(e["version"]) for e in events]
+
+
+def resolve(repo: Path, ref: str) -> Resolved:
+    """A stage (`prod`, `candidate`) or a version (`v1.2.0`) -> the registered version."""
+    api, error = _gto()
+    try:
+        if ref in (PROD, CANDIDATE) or not ref.startswith("v"):
+            found = _versions_in(repo, ref)
+            if not found:
+                raise UserError(f"no version of {ARTIFACT} is in stage {ref!r} in {repo}")
+            version, stage = found[0], ref
+        else:
+            version, stage = ref, None
+        for registered in api.show(str(repo), ARTIFACT, registered_only=True):
+            if registered["version"] == version:
+                return Resolved(
+                    version=version,
+                    commit=str(registered["commit_hexsha"]),
+                    created_at=registered["created_at"],
+                    stage=stage,
+                )
+    except error as exc:
+        raise UserError(f"cannot read the registry in {repo}: {exc}") from None
+    raise UserError(f"{ARTIFACT} has no registered version {version!r} in {repo}")
+
+
+def fetch(repo: Path, ref: str, out_dir: Path) -> Resolved:
+    """Download a stage's or version's model files into `out_dir` (whole, or not at all).
+
+    `dvc artifacts get` reads them from the local DVC cache, else the remote. A complete
+    `out_dir` left by an earlier fetch of the same version is kept as it is.
+    """
+    resolved = resolve(repo, ref)
+    marker = out_dir / ".registry-version"
+    if marker.is_file() and marker.read_text(encoding="utf-8") == resolved.version:
+        return resolved
+    from dvc.exceptions import DvcException
+    from dvc.repo.artifacts import Artifacts
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        Artifacts.get(str(repo), ARTIFACT, version=resolved.version, out=str(staging / "m"))
+        (staging / "m" / marker.name).write_text(resolved.version, encoding="utf-8")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        (staging / "m").rename(out_dir)
+    except DvcException as exc:
+        raise UserError(
+            f"cannot fetch {ARTIFACT} {resolved.version} (commit {resolved.commit[:8]}): {exc}; "
+            "is it in the DVC cache, or is the remote reachable (`dvc pull`)?"
+        ) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return resolved
+
+
+def show(repo: Path) -> list[dict[str, str]]:
+    """One row per registered version: version, commit, registration time and its stages."""
+    api, error = _gto()
+    try:
+        versions = api.show(str(repo), ARTIFACT, registered_only=True)
+        stages = {s: set(_versions_in(repo, s)) for s in (CANDIDATE, PROD)}
+    except error as exc:
+        raise UserError(f"cannot read the registry in {repo}: {exc}") from None
+    return [
+        {
+            "version": str(v["version"]),
+            "commit": str(v["commit_hexsha"])[:8],
+            "registered": v["created_at"].isoformat(timespec="seconds"),
+            "stages": ",".join(s for s in (PROD, CANDIDATE) if v["version"] in stages[s]),
+        }
+        for v in versions
+    ]
+
+
+def _as_list(found: Any) -> list[Any]:
+    if found is None:
+        return []
+    return found if isinstance(found, list) else [found]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The registry's command line (see the module's docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m apparel_classifier.registry")
+    parser.add_argument("--repo", type=Path, default=Path(), help="the git+DVC repository")
+    commands = parser.add_subparsers(dest="command", required=True)
+    reg = commands.add_parser("register", help="register the model at a commit (default HEAD)")
+    reg.add_argument("--version", help="e.g. v1.2.0 (default: the next patch version)")
+    reg.add_argument("--rev", default="HEAD")
+    assign_ = commands.add_parser("assign", help="put a version in a stage")
+    assign_.add_argument("version")
+    assign_.add_argument("stage", choices=[CANDIDATE, PROD])
+    commands.add_parser("promote", help="put a version in prod").add_argument("version")
+    commands.add_parser("rollback", help="put the previous prod version back in prod")
+    commands.add_parser("show", help="registered versions and their stages")
+    get = commands.add_parser("fetch", help="download a stage's or version's model files")
+    get.add_argument("ref", help="prod, candidate or a version")
+    get.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "register":
+            print(f"registered {ARTIFACT} {register(args.repo, args.version, args.rev)}")
+        elif args.command == "assign":
+            assign(args.repo, args.version, args.stage)
+            print(f"{ARTIFACT} {args.version} is now in {args.stage}")
+        elif args.command == "promote":
+            promote(args.repo, args.version)
+            print(f"{ARTIFACT} {args.version} is now in {PROD}")
+        elif args.command == "rollback":
+            print(f"rolled back: {ARTIFACT} {rollback(args.repo)} is in {PROD} again")
+        elif args.command == "fetch":
+            got = fetch(args.repo, args.ref, args.out)
+            print(f"{ARTIFACT} {got.version} (commit {got.commit[:8]}) -> {args.out}")
+        else:
+            for row in show(args.repo):
+                print(f"{row['version']:<10} {row['commit']}  {row['registered']}  {row['stages']}")
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""The real model's drift monitor over HTTP: Fashion-MNIST test images raise no drift, the
+field photos raise it within the first window (needs `make run` first)."""
+
+import httpx
+
+from apparel_classifier.model_card import CARD_FILE
+from apparel_classifier.paths import FIELD_DIR, MODELS_DIR, PROCESSED_DIR
+from apparel_classifier.splits import load_processed
+from tests.fakes import REPO_ROOT
+from tests.needs import need
+from tools.bench_serving import as_png
+from tools.server import running_server
+
+FASHION_MNIST_REQUESTS = 600
+# The first verdict comes at 50 requests (the monitor's minimum); with 200 Fashion-MNIST
+# images still in the 200-request window, the field photos' shift shows by then.
+FIELD_REQUESTS = 50
+
+
+def test_fashion_mnist_raises_no_drift_and_field_photos_do() -> None:
+    model_dir = REPO_ROOT / MODELS_DIR
+    need((model_dir / CARD_FILE).is_file(), f"no trained model in {model_dir}: run `make run`")
+    processed = REPO_ROOT / PROCESSED_DIR
+    test_images = load_processed(processed, "test").images[:FASHION_MNIST_REQUESTS]
+    photos = sorted((REPO_ROOT / FIELD_DIR / "validation").rglob("*.jpg"))[::7][:FIELD_REQUESTS]
+    assert len(photos) == FIELD_REQUESTS
+    with running_server(model_dir) as url, httpx.Client(base_url=url) as http:
+        verdicts = []
+        for n, image in enumerate(test_images, start=1):
+            http.post("/predict", files={"file": ("x.png", as_png(image), "image/png")})
+            if n % 25 == 0:
+                verdicts.append(http.get("/monitoring").json()["drift"])
+        assert verdicts[0] is None  # 25 requests: too few to test
+        assert not any(verdicts[1:]), verdicts  # 23 checks, no false alarm
+        for path in photos:
+            http.post("/predict", files={"file": (path.name, path.read_bytes(), "image/jpeg")})
+        drifted = http.get("/monitoring").json()
+    assert drifted["drift"] is True, drifted
+    print(f"\nfield photos: drift after {FIELD_REQUESTS} requests; tests: " + ", ".join(
+        f"{t['name']} p={t['p_value']:.1e}" for t in drifted["tests"]))  # fmt: skip
