@@ -15,9 +15,11 @@ output). A version is a git tag on the commit whose dvc.lock holds its weights
 """
 
 import argparse
+import math
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -68,11 +70,29 @@ def assign(repo: Path, version: str, stage: str) -> None:
     api, error = _gto()
     try:
         others = [v for v in _versions_in(repo, stage) if v != version]
+        _next_second_after_last_event(repo, version, stage)
         api.assign(str(repo), ARTIFACT, stage, version=version, force=True)
         for other in others:
+            _next_second_after_last_event(repo, other, stage)
             api.unassign(str(repo), ARTIFACT, stage=stage, version=other)
     except error as exc:
         raise UserError(f"cannot assign {ARTIFACT} {version} to {stage}: {exc}") from None
+
+
+def _next_second_after_last_event(repo: Path, version: str, stage: str) -> None:
+    """Wait, if needed, until the clock is past the second of `version`'s last `stage` event.
+
+    GTO orders a version's assignments and unassignments by their tags' times, which
+    git keeps in whole seconds: a rollback right after a promotion would otherwise write
+    two events of one version in the same second, and GTO could read them in either order.
+    """
+    api, _ = _gto()
+    times = [
+        e["timestamp"].timestamp() for e in api.history(str(repo), ARTIFACT)
+        if e["version"] == version and e.get("stage") == stage
+    ]  # fmt: skip
+    if times and (wait := math.floor(max(times)) + 1 - time.time()) > 0:
+        time.sleep(wait)
 
 
 def _versions_in(repo: Path, stage: str) -> list[str]:
