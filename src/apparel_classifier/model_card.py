@@ -77,6 +77,7 @@ class TrainingInfo(_Part):
     val_loss: float
     val_accuracy: float
     device: str
+    processes: int = 1  # the DDP world size (one process per GPU, or a share of the cores)
 
 
 class CalibrationInfo(_Part):

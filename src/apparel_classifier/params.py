@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from apparel_classifier.errors import UserError
 from apparel_classifier.fashion_mnist import CLASS_NAMES
@@ -90,6 +97,9 @@ class TrainingParams(_Section):
 
     seed: Annotated[int, Field(ge=0)]
     device: Literal["auto", "cpu", "cuda"]
+    # Training processes (DistributedDataParallel, launched through torchrun when above
+    # one): each trains on its 1/processes shard of every batch.
+    processes: Annotated[int, Field(ge=1, le=256)]
     epochs: Annotated[int, Field(ge=1, le=1000)]
     batch_size: Annotated[int, Field(ge=1, le=65536)]
     lr: Annotated[float, Field(gt=0.0, le=10.0)]
@@ -103,6 +113,15 @@ class TrainingParams(_Section):
     # Calibrated confidence below which an answer is marked uncertain ("not sure,
     # closest: X"). Part of the model: a registered model carries its own threshold.
     confidence_threshold: Annotated[float, Field(ge=0.0, le=1.0)]
+
+    @model_validator(mode="after")
+    def _batch_splits_over_processes(self) -> "TrainingParams":
+        if self.batch_size % self.processes:
+            raise ValueError(
+                f"batch_size {self.batch_size} must be a multiple of processes "
+                f"{self.processes} (each process trains on an equal shard of a batch)"
+            )
+        return self
 
 
 # The training keys, in params.yaml's order: the model card and the resume key record these.

@@ -19,6 +19,7 @@ import torch.nn.functional as F  # noqa: N812 (the conventional name)
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from apparel_classifier.distributed import SINGLE, World
 from apparel_classifier.fashion_mnist import OUTSIDE
 from apparel_classifier.networks import predict_logits
 from apparel_classifier.params import AugmentParams, TrainingParams
@@ -34,17 +35,25 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def num_threads() -> int:
-    """The CPU threads torch uses: fixed per machine, because the count changes float sums."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+def num_threads(processes: int = 1) -> int:
+    """The CPU threads torch uses: fixed per machine, because the count changes float sums.
+
+    Several training processes on one machine share its cores (more threads than
+    cores would thrash).
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // processes)
 
 
-def make_deterministic(seed: int) -> None:
-    """Seed torch and force deterministic kernels; call once, at the start of the stage."""
+def make_deterministic(seed: int, processes: int = 1) -> None:
+    """Seed torch and force deterministic kernels; call once, at the start of the stage.
+
+    `processes`: how many training processes share this machine's cores.
+    """
     # cuBLAS needs a fixed workspace to be deterministic (PyTorch "Reproducibility" notes);
     # it must be set before the first CUDA call.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.set_num_threads(num_threads())
+    torch.set_num_threads(num_threads(processes))
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.benchmark = False
     torch.manual_seed(seed)
@@ -222,6 +231,7 @@ def fit(
     background: float,
     store: ResumeStore | None = None,
     on_epoch_end: Callable[[EpochRecord], None] | None = None,
+    world: World = SINGLE,
 ) -> FitResult:
     """Train for `params.epochs`, keeping the weights of the epoch with the lowest validation loss.
 
@@ -229,10 +239,25 @@ def fit(
     the model's device. With a `store`, the state after each epoch is saved and a
     matching saved state is resumed; `on_epoch_end` then sees the restored epochs first,
     so that loggers always receive the whole history.
+
+    In a `world` of several processes, each one runs this with the same arguments and
+    trains on its shard of every batch; the store and `on_epoch_end` are rank 0's
+    alone (pass None elsewhere), and the state rank 0 saved is resumed by every rank.
     """
     x_train, y_train = train
     device = x_train.device
     steps = steps_per_epoch(len(y_train), params.batch_size)
+    # NHWC weights let oneDNN pick its fastest convolutions: about 1.3x the training
+    # throughput on a 2-core AVX2 CPU (make bench); the saved weights are made contiguous.
+    model.to(memory_format=torch.channels_last)
+    # DDP averages the shards' gradients in its backward pass, so the optimiser steps
+    # on the gradient of the global batch. BatchNorm statistics stay per shard, as in
+    # any DDP run (SyncBatchNorm needs GPUs); buffers are broadcast from rank 0.
+    net: nn.Module = model
+    if world.is_distributed:
+        on_gpu = device.type == "cuda"
+        net = nn.parallel.DistributedDataParallel(model, [device.index] if on_gpu else None)
+    shard = world.shard(params.batch_size)
     optimizer, scheduler = build_optimizer(model, params, steps * params.epochs)
     result = FitResult(
         best_state=_clone_state(model),
@@ -241,17 +266,22 @@ def fit(
         best_val_accuracy=0.0,
     )
 
-    saved = store.load() if store else None
+    saved = world.from_main(store.load() if store else None)
     if saved is not None:
         result = _restore(saved, model, optimizer, scheduler)
-        log.info("resuming after epoch %d of %d", result.resumed_from_epoch, params.epochs)
+        if world.is_main:
+            log.info("resuming after epoch %d of %d", result.resumed_from_epoch, params.epochs)
         for record in result.history:
             if on_epoch_end:
                 on_epoch_end(record)
 
     model.train()
+    quiet = not world.is_main
     epochs = tqdm(
-        range(result.resumed_from_epoch + 1, params.epochs + 1), desc="epochs", unit="epoch"
+        range(result.resumed_from_epoch + 1, params.epochs + 1),
+        desc="epochs",
+        unit="epoch",
+        disable=quiet,
     )
     for epoch in epochs:
         started = time.perf_counter()
@@ -260,23 +290,33 @@ def fit(
         order = torch.randperm(len(y_train), device=device, generator=generator)
         loss_sum, correct, seen = torch.zeros((), device=device), torch.zeros((), device=device), 0
         for step in tqdm(
-            range(steps), desc=f"epoch {epoch}", unit="batch", leave=False, mininterval=1
+            range(steps),
+            desc=f"epoch {epoch}",
+            unit="batch",
+            leave=False,
+            mininterval=1,
+            disable=quiet,
         ):
             idx = order[step * params.batch_size : (step + 1) * params.batch_size]
-            x = augment(x_train[idx], params.augment, background, generator)
-            y = y_train[idx]
-            loss, logits = train_step(model, optimizer, x, y, params.label_smoothing)
+            # The whole batch is augmented on every rank, so that the random draws are
+            # the same as with one process; each rank then keeps its shard.
+            x = augment(x_train[idx], params.augment, background, generator)[shard]
+            y = y_train[idx][shard]
+            loss, logits = train_step(net, optimizer, x, y, params.label_smoothing)
             scheduler.step()
             # Accumulate on the device: .item() per batch would synchronise a GPU every step.
             loss_sum += loss.detach() * len(y)
             correct += (logits.argmax(1) == y).sum()  # an OUTSIDE row is never "correct"
             seen += len(y)
 
+        # Every rank validates the same weights (rank 0's BatchNorm buffers are what it keeps).
         val_loss, val_acc = evaluate(model, *val, batch_size=params.val_batch_size)
+        totals = world.sum(torch.stack([loss_sum, correct.to(loss_sum.dtype)]))
+        seen *= world.size
         record = EpochRecord(
             epoch=epoch,
-            train_loss=float(loss_sum) / seen,
-            train_accuracy=float(correct) / seen,
+            train_loss=float(totals[0]) / seen,
+            train_accuracy=float(totals[1]) / seen,
             val_loss=val_loss,
             val_accuracy=val_acc,
             lr=optimizer.param_groups[0]["lr"],

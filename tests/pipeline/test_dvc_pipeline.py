@@ -41,8 +41,11 @@ def test_repro_trains_evaluates_and_ties_the_card_to_dvc_lock(repo: Repo) -> Non
 
 
 @pytest.mark.timeout(600)  # three trainings through dvc: slow on a shared 2-core machine
-def test_train_killed_mid_run_resumes_to_identical_weights(repo: Repo) -> None:
-    repo.write_params({**repo.params(), "epochs": 20})  # long enough to be interrupted
+@pytest.mark.parametrize("processes", [1, 2], ids=["one process", "two DDP processes"])
+def test_train_killed_mid_run_resumes_to_identical_weights(repo: Repo, processes: int) -> None:
+    # long enough to be interrupted; with two processes, rank 0 alone saves the state
+    # and every rank resumes from it
+    repo.write_params({**repo.params(), "epochs": 20, "processes": processes})
     repo.dvc("repro", "preprocess")
 
     state = repo.root / ".resume" / "train_state.pt"

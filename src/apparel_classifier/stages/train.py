@@ -2,6 +2,7 @@
 
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,7 @@ import torch
 
 from apparel_classifier import (
     calibration,
+    distributed,
     monitoring,
     networks,
     paths,
@@ -30,7 +32,13 @@ from apparel_classifier.model_card import (
     processed_md5s,
     save_model,
 )
-from apparel_classifier.params import TRAINING_KEYS, DatasetParams, TrainingParams, load_params
+from apparel_classifier.params import (
+    TRAINING_KEYS,
+    DatasetParams,
+    Params,
+    TrainingParams,
+    load_params,
+)
 from apparel_classifier.resume import ResumeStore, run_key
 from apparel_classifier.splits import load_processed, training_files
 from apparel_classifier.training import EpochRecord, FitResult
@@ -45,19 +53,30 @@ def run(
     params: TrainingParams,
     dataset: DatasetParams,
     on_epoch_end: Callable[[EpochRecord], None] | None = None,
+    world: distributed.World = distributed.SINGLE,
 ) -> tuple[ModelCard, FitResult]:
     """Train, then write the best epoch's weights and their card to `model_dir`.
 
     With `resume_dir`, the state after each epoch is kept there and a run interrupted
     with the same params, data and code continues from its last completed epoch.
     Returns the card and the fit's history (with its timings, which the card leaves out).
+
+    In a `world` of several processes every rank runs this; only rank 0 writes
+    (`model_dir`, the resume state) and calls `on_epoch_end`.
     """
     device = training.resolve_device(params.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError(
             "params.yaml asks for device: cuda, but no CUDA GPU is visible; use auto or cpu"
         )
-    training.make_deterministic(params.seed)
+    if device.type == "cuda" and world.is_distributed:
+        device = torch.device("cuda", world.local_rank)  # one GPU per process
+    if params.batch_size % world.size:
+        raise UserError(
+            f"batch_size {params.batch_size} does not split evenly over {world.size} "
+            "training processes: make it a multiple of the process count"
+        )
+    training.make_deterministic(params.seed, world.local_size)
 
     files = training_files(processed_dir)
     info = json.loads(files["dataset"].read_text(encoding="utf-8"))
@@ -88,13 +107,21 @@ def run(
             "versions": versions,
             "device": str(device),
             "threads": torch.get_num_threads(),  # the thread count changes float sums
+            "processes": world.size,
         }
-        store = ResumeStore(resume_dir, run_key(fingerprint))
+        store = ResumeStore(resume_dir, run_key(fingerprint)) if world.is_main else None
 
     model_kwargs = {"num_classes": NUM_CLASSES, "width": params.width}
     model = networks.FashionCNN(**model_kwargs).to(device)
     result = training.fit(
-        model, tensors["train"], tensors["val"], params, background, store, on_epoch_end
+        model,
+        tensors["train"],
+        tensors["val"],
+        params,
+        background,
+        store,
+        on_epoch_end if world.is_main else None,
+        world,
     )
     model.load_state_dict(result.best_state)
     # Held-out data the weights were not chosen by gradient on: the validation split.
@@ -136,21 +163,42 @@ def run(
             val_loss=result.best_val_loss,
             val_accuracy=result.best_val_accuracy,
             device=str(device),
+            processes=world.size,
         ),
     )
-    card = save_model(model_dir, model, card, profile)
+    if world.is_main:
+        card = save_model(model_dir, model, card, profile)
     if store:
         store.clear()  # the run is complete: its outputs now live in DVC's cache
     return card, result
 
 
 def main() -> None:
-    """Entry point for `dvc repro train`."""
-    from dvclive import Live  # heavy import, only the stage needs it
-
+    """Entry point for `dvc repro train` (and for each process torchrun starts)."""
     started_at, started = runlog.utc_now(), time.perf_counter()
     git = runlog.git_state()  # before training: the commit the run started from
     params = load_params()
+    if params.processes > 1 and not distributed.under_torchrun():
+        # `dvc repro` runs this module once; it becomes `processes` training processes.
+        threads = training.num_threads(params.processes)
+        sys.exit(distributed.relaunch(__spec__.name, params.processes, threads))
+    world = distributed.join(cuda=training.resolve_device(params.device).type == "cuda")
+    try:
+        if world.is_main:
+            _train_and_log(params, started_at, started, git, world)
+        else:  # the other ranks train their shards, and write nothing
+            run(paths.PROCESSED_DIR, paths.MODELS_DIR, None, params.training, params.dataset,
+                world=world)  # fmt: skip
+    finally:
+        distributed.leave()
+
+
+def _train_and_log(
+    params: Params, started_at: str, started: float, git: runlog.GitState, world: distributed.World
+) -> None:
+    """Rank 0's share of `main`: train with DVCLive logging, then append to the run log."""
+    from dvclive import Live  # heavy import, only the stage needs it
+
     # dvcyaml=False: the plots are declared by hand at the top level of dvc.yaml.
     with Live(str(paths.TRAIN_LOG_DIR), dvcyaml=False, save_dvc_exp=False, report=None) as live:
 
@@ -169,6 +217,7 @@ def main() -> None:
             params.training,
             params.dataset,
             log_epoch,
+            world,
         )
     record = runlog.RunRecord(
         started_at=started_at,
