@@ -76,10 +76,13 @@ typecheck: $(STAMP)
 test: lock-check lint typecheck browser-deps
 	$(BIN)/pytest
 
-# Per-stage wall time and peak memory, training throughput and the final accuracy.
-# Re-runs the whole pipeline (a few minutes on a 2-core CPU).
+# Training throughput, a time-to-accuracy table (test accuracy after each epoch against
+# training seconds), then each stage's wall time and peak memory. Trains twice (in
+# process, then the pipeline): about 15 minutes on a 2-core CPU. BENCH_ARGS=--skip-pipeline
+# stops after the table.
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python -m tools.bench_pipeline
+	$(BIN)/python -m tools.bench_pipeline $(BENCH_ARGS)
 
 # The API and web page on http://127.0.0.1:$(PORT), serving the model in $(MODEL_DIR).
 MODEL_DIR ?= models

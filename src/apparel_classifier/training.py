@@ -104,6 +104,7 @@ class EpochRecord:
     val_loss: float
     val_accuracy: float
     lr: float
+    train_seconds: float  # since the start of training, validation included (a resume adds on)
 
 
 @dataclass
@@ -124,6 +125,15 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int) -> tuple[f
     logits = predict_logits(model, x, batch_size)
     loss = F.cross_entropy(logits, y).item()
     return loss, float((logits.argmax(1) == y).float().mean())
+
+
+def to_training_layout(model: nn.Module) -> nn.Module:
+    """Channels-last (NHWC) weights, in place: oneDNN's fastest convolutions on CPUs.
+
+    Measured on a 2-core AVX2 CPU: about 1.3x the training throughput of NCHW. The
+    saved weights are made contiguous again (`model_card.save_model`).
+    """
+    return model.to(memory_format=torch.channels_last)
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
@@ -247,9 +257,7 @@ def fit(
     x_train, y_train = train
     device = x_train.device
     steps = steps_per_epoch(len(y_train), params.batch_size)
-    # NHWC weights let oneDNN pick its fastest convolutions: about 1.3x the training
-    # throughput on a 2-core AVX2 CPU (make bench); the saved weights are made contiguous.
-    model.to(memory_format=torch.channels_last)
+    to_training_layout(model)
     # DDP averages the shards' gradients in its backward pass, so the optimiser steps
     # on the gradient of the global batch. BatchNorm statistics stay per shard, as in
     # any DDP run (SyncBatchNorm needs GPUs); buffers are broadcast from rank 0.
@@ -313,6 +321,10 @@ def fit(
         val_loss, val_acc = evaluate(model, *val, batch_size=params.val_batch_size)
         totals = world.sum(torch.stack([loss_sum, correct.to(loss_sum.dtype)]))
         seen *= world.size
+        if val_loss < result.best_val_loss:
+            result.best_state, result.best_epoch = _clone_state(model), epoch
+            result.best_val_loss, result.best_val_accuracy = val_loss, val_acc
+        result.train_seconds += time.perf_counter() - started
         record = EpochRecord(
             epoch=epoch,
             train_loss=float(totals[0]) / seen,
@@ -320,12 +332,9 @@ def fit(
             val_loss=val_loss,
             val_accuracy=val_acc,
             lr=optimizer.param_groups[0]["lr"],
+            train_seconds=result.train_seconds,
         )
         result.history.append(record)
-        if val_loss < result.best_val_loss:
-            result.best_state, result.best_epoch = _clone_state(model), epoch
-            result.best_val_loss, result.best_val_accuracy = val_loss, val_acc
-        result.train_seconds += time.perf_counter() - started
         epochs.set_postfix(val_loss=f"{val_loss:.4f}", val_acc=f"{val_acc:.4f}")
 
         if store:

@@ -1,5 +1,8 @@
 """dvc.yaml and the code agree: each list (training keys, stage deps) is written once or checked."""
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,3 +37,28 @@ def test_every_dependency_of_a_stage_exists(stage: str) -> None:
     assert code, f"{stage} lists no code"
     missing = [dep for dep in code if not (REPO_ROOT / dep).is_file()]
     assert missing == []
+
+
+# Modules that move no number a stage writes: messages, file plumbing, the params
+# loader (strict: no defaults), path constants and the run log. A change to them
+# need not re-run anything.
+_NO_EFFECT_ON_OUTPUTS = {"errors", "fileio", "params", "paths", "runlog"}
+
+
+@pytest.mark.parametrize("stage", ["download", "preprocess", "train", "evaluate", "baseline"])
+def test_a_stage_lists_every_project_module_it_imports(stage: str) -> None:
+    # Otherwise a change to that module would not re-run the stage, and the train
+    # stage's code digest would not cover it. A fresh interpreter, to see the stage's
+    # own imports only.
+    probe = (
+        f"import sys, apparel_classifier.stages.{stage}; "
+        "print(*(m.__file__ for n, m in sys.modules.items() "
+        "if n.startswith('apparel_classifier.') and not n.startswith('apparel_classifier.stages')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    imported = {Path(f).resolve().relative_to(REPO_ROOT).as_posix() for f in out.split()}
+    needed = {f for f in imported if Path(f).stem not in {"__init__", *_NO_EFFECT_ON_OUTPUTS}}
+    needed.add(f"src/apparel_classifier/stages/{stage}.py")
+    assert needed - set(_stages()[stage]["deps"]) == set()

@@ -8,6 +8,7 @@ import pytest
 
 from apparel_classifier.model_card import CARD_FILE
 from tests.pipeline.repo import Repo, make_repo
+from tools.server import free_port
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -55,3 +56,21 @@ def test_a_batch_that_does_not_split_over_the_processes_is_refused(repo: Repo) -
     assert result.returncode != 0
     assert "batch_size 32 must be a multiple of processes 3" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_outer_torchrun_is_joined_and_dvc_commit_records_its_model(repo: Repo) -> None:
+    # The README's several-nodes commands, with one node of two processes on this machine.
+    repo.dvc("repro", "preprocess")
+    repo.run(
+        "torchrun", "--nnodes", "1", "--nproc-per-node", "2", "--node-rank", "0",
+        "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{free_port()}",
+        "-m", "apparel_classifier.stages.train",
+    )  # fmt: skip
+    card = json.loads((repo.root / "models" / CARD_FILE).read_text())
+    assert card["training"]["processes"] == 2
+    assert card["params"]["processes"] == 1, "an outer torchrun decides the process count"
+
+    repo.dvc("commit", "--force", "train")
+    assert repo.lock_md5s("train")["models"]
+    status = repo.dvc("status", "train").stdout
+    assert "up to date" in status, status

@@ -5,7 +5,9 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -40,10 +42,43 @@ from apparel_classifier.params import (
     load_params,
 )
 from apparel_classifier.resume import ResumeStore, run_key
-from apparel_classifier.splits import load_processed, training_files
+from apparel_classifier.splits import Split, load_processed, training_files
 from apparel_classifier.training import EpochRecord, FitResult
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The processed splits `train` reads, and the tensors it trains on."""
+
+    info: dict[str, Any]  # dataset.json
+    mean: float
+    std: float
+    splits: dict[str, Split]  # "train", "val" as stored
+    tensors: dict[str, tuple[torch.Tensor, torch.Tensor]]  # normalised, on the device
+    background: float  # a black pixel after normalisation: fills translated edges
+
+
+def load_data(
+    processed_dir: Path, device: torch.device, names: tuple[str, ...] = ("train", "val")
+) -> TrainingData:
+    """Read the processed splits and normalise each once, as one tensor on the device.
+
+    One tensor per split is the fast data path: batches are index gathers, no loader.
+    """
+    files = training_files(processed_dir)
+    info = json.loads(files["dataset"].read_text(encoding="utf-8"))
+    mean, std = float(info["mean"]), float(info["std"])
+    splits = {name: load_processed(processed_dir, name) for name in names}
+    tensors = {
+        name: (
+            transforms.normalize(torch.from_numpy(s.images), mean, std).to(device),
+            torch.from_numpy(s.labels).to(device),
+        )
+        for name, s in splits.items()
+    }
+    return TrainingData(info, mean, std, splits, tensors, background=(0.0 - mean) / std)
 
 
 def run(
@@ -79,18 +114,8 @@ def run(
     training.make_deterministic(params.seed, world.local_size)
 
     files = training_files(processed_dir)
-    info = json.loads(files["dataset"].read_text(encoding="utf-8"))
-    mean, std = float(info["mean"]), float(info["std"])
-    splits = {name: load_processed(processed_dir, name) for name in ("train", "val")}
-    # Normalise each split once, as one tensor on the device (the fast data path).
-    tensors = {
-        name: (
-            transforms.normalize(torch.from_numpy(s.images), mean, std).to(device),
-            torch.from_numpy(s.labels).to(device),
-        )
-        for name, s in splits.items()
-    }
-    background = (0.0 - mean) / std  # a black pixel after normalisation: fills translated edges
+    data = load_data(processed_dir, device)
+    info, mean, std, tensors = data.info, data.mean, data.std, data.tensors
 
     # Only the training keys, even when given the whole Params (a TrainingParams too).
     training_params = params.model_dump(mode="json", include=set(TRAINING_KEYS))
@@ -118,12 +143,13 @@ def run(
         tensors["train"],
         tensors["val"],
         params,
-        background,
+        data.background,
         store,
         on_epoch_end if world.is_main else None,
         world,
     )
     model.load_state_dict(result.best_state)
+    splits = data.splits
     # Held-out data the weights were not chosen by gradient on: the validation split.
     val_x, val_y = tensors["val"]
     val_logits = networks.predict_logits(model, val_x, params.val_batch_size)
