@@ -12,13 +12,14 @@ global batch. Only rank 0 writes the model, the metrics and the resume state.
 import ctypes
 import os
 import signal
-import subprocess
 import sys
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.distributed as dist
+
+from apparel_classifier.errors import UserError
 
 # Set by torchrun in every process it starts (the "env://" rendezvous).
 _TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")
@@ -71,19 +72,28 @@ def under_torchrun() -> bool:
     return all(name in os.environ for name in _TORCHRUN_ENV)
 
 
-def relaunch(module: str, processes: int, threads: int) -> int:
-    """Run `python -m module` as `processes` processes on this machine; return torchrun's status.
+def launch(module: str, processes: int, threads: int) -> None:
+    """Run `python -m module` as `processes` workers on this machine, under torchrun's agent.
 
-    torchrun's `--standalone` picks a free local port for the rendezvous, so two runs
-    on one machine never collide. `threads`: each process's share of the cores (set
-    here so that torchrun does not warn that it picked 1 for us).
+    The agent runs in this process rather than as a child `torchrun`: killed, this
+    process takes its workers with it (`_die_with_launcher`), and a failed worker ends
+    in one UserError instead of torchrun's traceback (each worker printed its own
+    message). `--standalone` picks a free local port, so two runs never collide.
+    `threads`: each worker's share of the cores.
     """
-    command = [
-        sys.executable, "-m", "torch.distributed.run",
-        "--standalone", "--nnodes=1", f"--nproc-per-node={processes}",
-        "-m", module,
-    ]  # fmt: skip
-    return subprocess.call(command, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # else torchrun warns that it chose 1
+    args = parse_args(["--standalone", "--nnodes=1", f"--nproc-per-node={processes}", "-m", module])
+    try:
+        run(args)
+    except ChildFailedError as exc:
+        codes = ", ".join(f"rank {rank}: {f.exitcode}" for rank, f in sorted(exc.failures.items()))
+        raise UserError(
+            f"training failed in {len(exc.failures)} of {processes} processes "
+            f"(exit status {codes}); each one's message is above"
+        ) from None
 
 
 def _die_with_launcher() -> None:
@@ -95,9 +105,11 @@ def _die_with_launcher() -> None:
     """
     if not sys.platform.startswith("linux"):
         return
+    launcher = os.getppid()
     pr_set_pdeathsig = 1  # from <sys/prctl.h>
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() == 1:  # the launcher died before the request was made
+    if ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL) != 0:
+        return  # not granted (a sandbox): the worker lives on, as torchrun made it
+    if os.getppid() != launcher:  # the launcher died before the request was made
         os._exit(1)
 
 

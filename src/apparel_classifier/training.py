@@ -7,11 +7,13 @@ that evolves (weights, optimiser, schedule, best-so-far) is saved after each
 epoch by `resume.ResumeStore`.
 """
 
+import json
 import logging
 import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,6 +26,8 @@ from apparel_classifier.fashion_mnist import OUTSIDE
 from apparel_classifier.networks import predict_logits
 from apparel_classifier.params import AugmentParams, TrainingParams
 from apparel_classifier.resume import ResumeStore
+from apparel_classifier.splits import Split, load_processed, training_files
+from apparel_classifier.transforms import normalize
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,40 @@ def make_deterministic(seed: int, processes: int = 1) -> None:
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.benchmark = False
     torch.manual_seed(seed)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The processed splits `train` reads, and the tensors it trains on."""
+
+    info: dict[str, Any]  # dataset.json
+    mean: float
+    std: float
+    splits: dict[str, Split]  # "train", "val" as stored
+    tensors: dict[str, tuple[torch.Tensor, torch.Tensor]]  # normalised, on the device
+    background: float  # a black pixel after normalisation: fills translated edges
+    device: torch.device
+
+
+def load_data(
+    processed_dir: Path, device: torch.device, names: tuple[str, ...] = ("train", "val")
+) -> TrainingData:
+    """Read the processed splits and normalise each once, as one tensor on the device.
+
+    One tensor per split is the fast data path: batches are index gathers, no loader.
+    """
+    files = training_files(processed_dir)
+    info = json.loads(files["dataset"].read_text(encoding="utf-8"))
+    mean, std = float(info["mean"]), float(info["std"])
+    splits = {name: load_processed(processed_dir, name) for name in names}
+    tensors = {
+        name: (
+            normalize(torch.from_numpy(s.images), mean, std).to(device),
+            torch.from_numpy(s.labels).to(device),
+        )
+        for name, s in splits.items()
+    }
+    return TrainingData(info, mean, std, splits, tensors, (0.0 - mean) / std, device)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -317,8 +355,11 @@ def fit(
             correct += (logits.argmax(1) == y).sum()  # an OUTSIDE row is never "correct"
             seen += len(y)
 
-        # Every rank validates the same weights (rank 0's BatchNorm buffers are what it keeps).
-        val_loss, val_acc = evaluate(model, *val, batch_size=params.val_batch_size)
+        # Rank 0 validates, and every rank takes its verdict: their BatchNorm buffers differ
+        # by their last shard, and a choice that differed between ranks could diverge them.
+        val_loss, val_acc = world.from_main(
+            evaluate(model, *val, batch_size=params.val_batch_size) if world.is_main else None
+        )
         totals = world.sum(torch.stack([loss_sum, correct.to(loss_sum.dtype)]))
         seen *= world.size
         if val_loss < result.best_val_loss:

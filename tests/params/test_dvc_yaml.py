@@ -39,9 +39,10 @@ def test_every_dependency_of_a_stage_exists(stage: str) -> None:
     assert missing == []
 
 
-# Modules that move no number a stage writes: messages, file plumbing, the params
-# loader (strict: no defaults), path constants and the run log. A change to them
-# need not re-run anything.
+# Modules a stage imports that need not re-run it when they change: messages, file
+# plumbing, path constants, the run log, and the params loader (strict, without
+# defaults: what reaches the outputs are params.yaml's values, which DVC tracks
+# itself, key by key). The probe sees the imports made when a stage module loads.
 _NO_EFFECT_ON_OUTPUTS = {"errors", "fileio", "params", "paths", "runlog"}
 
 

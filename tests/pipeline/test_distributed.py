@@ -2,6 +2,7 @@
 
 import csv
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -58,19 +59,44 @@ def test_a_batch_that_does_not_split_over_the_processes_is_refused(repo: Repo) -
     assert "Traceback" not in result.stderr
 
 
-def test_an_outer_torchrun_is_joined_and_dvc_commit_records_its_model(repo: Repo) -> None:
-    # The README's several-nodes commands, with one node of two processes on this machine.
-    repo.dvc("repro", "preprocess")
-    repo.run(
+def outer_torchrun(repo: Repo, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The README's several-nodes command, as one node of two processes on this machine."""
+    return repo.run(
         "torchrun", "--nnodes", "1", "--nproc-per-node", "2", "--node-rank", "0",
-        "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{free_port()}",
+        "--master-addr", "127.0.0.1", "--master-port", str(free_port()),
         "-m", "apparel_classifier.stages.train",
+        check=check,
     )  # fmt: skip
+
+
+def test_an_outer_torchrun_is_joined_and_dvc_commit_records_its_model(repo: Repo) -> None:
+    repo.write_params({**repo.params(), "processes": 2})  # nnodes × nproc-per-node
+    repo.dvc("repro", "preprocess")
+    outer_torchrun(repo)
     card = json.loads((repo.root / "models" / CARD_FILE).read_text())
     assert card["training"]["processes"] == 2
-    assert card["params"]["processes"] == 1, "an outer torchrun decides the process count"
 
     repo.dvc("commit", "--force", "train")
     assert repo.lock_md5s("train")["models"]
     status = repo.dvc("status", "train").stdout
     assert "up to date" in status, status
+
+
+def test_an_outer_torchrun_of_another_size_than_processes_is_refused(repo: Repo) -> None:
+    repo.dvc("repro", "preprocess")  # params.yaml says processes: 1
+    result = outer_torchrun(repo, check=False)
+    assert result.returncode != 0
+    assert "2 training processes were started, but params.yaml says processes: 1" in result.stderr
+    assert not (repo.root / "models").exists()
+
+
+def test_a_failing_worker_ends_in_one_clear_error(repo: Repo) -> None:
+    repo.write_params({**repo.params(), "processes": 2})
+    repo.dvc("repro", "preprocess")
+    (repo.root / "data" / "processed" / "train_images.npy").unlink()  # as if never made
+    result = repo.run("python", "-m", "apparel_classifier.stages.train", check=False)
+    assert result.returncode == 1
+    assert "train_images.npy" in result.stderr
+    assert "error: training failed in 2 of 2 processes" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (repo.root / "models").exists()

@@ -1,13 +1,9 @@
 """Stage `train`: fit FashionCNN on the processed training split; write models/ (weights + card)."""
 
-import json
 import logging
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -20,7 +16,6 @@ from apparel_classifier import (
     provenance,
     runlog,
     training,
-    transforms,
 )
 from apparel_classifier.errors import UserError, run_stage
 from apparel_classifier.fashion_mnist import NUM_CLASSES
@@ -42,43 +37,51 @@ from apparel_classifier.params import (
     load_params,
 )
 from apparel_classifier.resume import ResumeStore, run_key
-from apparel_classifier.splits import Split, load_processed, training_files
+from apparel_classifier.splits import training_files
 from apparel_classifier.training import EpochRecord, FitResult
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class TrainingData:
-    """The processed splits `train` reads, and the tensors it trains on."""
-
-    info: dict[str, Any]  # dataset.json
-    mean: float
-    std: float
-    splits: dict[str, Split]  # "train", "val" as stored
-    tensors: dict[str, tuple[torch.Tensor, torch.Tensor]]  # normalised, on the device
-    background: float  # a black pixel after normalisation: fills translated edges
-
-
-def load_data(
-    processed_dir: Path, device: torch.device, names: tuple[str, ...] = ("train", "val")
-) -> TrainingData:
-    """Read the processed splits and normalise each once, as one tensor on the device.
-
-    One tensor per split is the fast data path: batches are index gathers, no loader.
-    """
-    files = training_files(processed_dir)
-    info = json.loads(files["dataset"].read_text(encoding="utf-8"))
-    mean, std = float(info["mean"]), float(info["std"])
-    splits = {name: load_processed(processed_dir, name) for name in names}
-    tensors = {
-        name: (
-            transforms.normalize(torch.from_numpy(s.images), mean, std).to(device),
-            torch.from_numpy(s.labels).to(device),
+def check_device(params: TrainingParams) -> None:
+    """Refuse a CUDA request this machine cannot serve, before any process starts."""
+    if training.resolve_device(params.device).type != "cuda":
+        return
+    if not torch.cuda.is_available():
+        raise UserError(
+            "params.yaml asks for device: cuda, but no CUDA GPU is visible; use auto or cpu"
         )
-        for name, s in splits.items()
-    }
-    return TrainingData(info, mean, std, splits, tensors, background=(0.0 - mean) / std)
+    if params.processes > torch.cuda.device_count():
+        raise UserError(
+            f"params.yaml asks for {params.processes} processes on CUDA, one GPU each, but "
+            f"{torch.cuda.device_count()} GPU(s) are visible: lower processes"
+        )
+
+
+def _prepare(
+    processed_dir: Path, params: TrainingParams, world: distributed.World
+) -> training.TrainingData:
+    """What every rank does before training: check the setup, seed, load the data."""
+    if world.size != params.processes:
+        # An outer torchrun decided the world size; the card and dvc.lock must say it.
+        raise UserError(
+            f"{world.size} training processes were started, but params.yaml says "
+            f"processes: {params.processes}; set processes to nnodes × nproc-per-node"
+        )
+    check_device(params)
+    device = training.resolve_device(params.device)
+    if device.type == "cuda" and world.is_distributed:
+        device = torch.device("cuda", world.local_rank)  # one GPU per process
+    training.make_deterministic(params.seed, world.local_size)
+    return training.load_data(processed_dir, device)
+
+
+def train_shard(processed_dir: Path, params: TrainingParams, world: distributed.World) -> None:
+    """A rank other than 0: train on its shard of every batch, and write nothing."""
+    data = _prepare(processed_dir, params, world)
+    model = networks.FashionCNN(num_classes=NUM_CLASSES, width=params.width).to(data.device)
+    train, val = data.tensors["train"], data.tensors["val"]
+    training.fit(model, train, val, params, data.background, world=world)
 
 
 def run(
@@ -96,25 +99,12 @@ def run(
     with the same params, data and code continues from its last completed epoch.
     Returns the card and the fit's history (with its timings, which the card leaves out).
 
-    In a `world` of several processes every rank runs this; only rank 0 writes
-    (`model_dir`, the resume state) and calls `on_epoch_end`.
+    In a `world` of several processes this is rank 0's part (the others run
+    `train_shard`): it alone writes and calls `on_epoch_end`.
     """
-    device = training.resolve_device(params.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(
-            "params.yaml asks for device: cuda, but no CUDA GPU is visible; use auto or cpu"
-        )
-    if device.type == "cuda" and world.is_distributed:
-        device = torch.device("cuda", world.local_rank)  # one GPU per process
-    if params.batch_size % world.size:
-        raise UserError(
-            f"batch_size {params.batch_size} does not split evenly over {world.size} "
-            "training processes: make it a multiple of the process count"
-        )
-    training.make_deterministic(params.seed, world.local_size)
-
+    data = _prepare(processed_dir, params, world)
+    device = data.device
     files = training_files(processed_dir)
-    data = load_data(processed_dir, device)
     info, mean, std, tensors = data.info, data.mean, data.std, data.tensors
 
     # Only the training keys, even when given the whole Params (a TrainingParams too).
@@ -134,7 +124,7 @@ def run(
             "threads": torch.get_num_threads(),  # the thread count changes float sums
             "processes": world.size,
         }
-        store = ResumeStore(resume_dir, run_key(fingerprint)) if world.is_main else None
+        store = ResumeStore(resume_dir, run_key(fingerprint))
 
     model_kwargs = {"num_classes": NUM_CLASSES, "width": params.width}
     model = networks.FashionCNN(**model_kwargs).to(device)
@@ -145,7 +135,7 @@ def run(
         params,
         data.background,
         store,
-        on_epoch_end if world.is_main else None,
+        on_epoch_end,
         world,
     )
     model.load_state_dict(result.best_state)
@@ -192,8 +182,7 @@ def run(
             processes=world.size,
         ),
     )
-    if world.is_main:
-        card = save_model(model_dir, model, card, profile)
+    card = save_model(model_dir, model, card, profile)
     if store:
         store.clear()  # the run is complete: its outputs now live in DVC's cache
     return card, result
@@ -204,17 +193,18 @@ def main() -> None:
     started_at, started = runlog.utc_now(), time.perf_counter()
     git = runlog.git_state()  # before training: the commit the run started from
     params = load_params()
+    check_device(params.training)
     if params.processes > 1 and not distributed.under_torchrun():
         # `dvc repro` runs this module once; it becomes `processes` training processes.
         threads = training.num_threads(params.processes)
-        sys.exit(distributed.relaunch(__spec__.name, params.processes, threads))
+        distributed.launch(__spec__.name, params.processes, threads)
+        return
     world = distributed.join(cuda=training.resolve_device(params.device).type == "cuda")
     try:
         if world.is_main:
             _train_and_log(params, started_at, started, git, world)
-        else:  # the other ranks train their shards, and write nothing
-            run(paths.PROCESSED_DIR, paths.MODELS_DIR, None, params.training, params.dataset,
-                world=world)  # fmt: skip
+        else:
+            train_shard(paths.PROCESSED_DIR, params.training, world)
     finally:
         distributed.leave()
 
