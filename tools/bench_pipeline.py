@@ -70,7 +70,8 @@ def throughput(params: TrainingParams, batches: int, repeats: int) -> list[float
     """Training images per second (augmentation included), one figure per repeat."""
     training.make_deterministic(params.seed)
     device = training.resolve_device(params.device)
-    model = training.to_training_layout(FashionCNN(NUM_CLASSES, params.width).to(device))
+    model = FashionCNN(NUM_CLASSES, params.width).to(device)
+    training.to_training_layout(model, params.channels_last)  # as fit does
     optimizer, _ = training.build_optimizer(model, params, total_steps=10**6)
     generator = training.epoch_generator(params.seed, 0, device)
     x = torch.randn(params.batch_size, 1, 28, 28, device=device, generator=generator)

@@ -108,6 +108,7 @@ class TrainingParams(_Section):
     weight_decay: Annotated[float, Field(ge=0.0, lt=1.0)]
     label_smoothing: Annotated[float, Field(ge=0.0, lt=1.0)]
     width: Annotated[int, Field(ge=1, le=512)]
+    channels_last: bool
     augment: AugmentParams
     val_batch_size: Annotated[int, Field(ge=1, le=65536)]
     # Calibrated confidence below which an answer is marked uncertain ("not sure,
