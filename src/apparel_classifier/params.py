@@ -7,6 +7,7 @@ section, `TrainingParams`, which `Params` extends; its field names are the one
 list of training keys (dvc.yaml's `train` stage is checked against it by a test).
 """
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -23,6 +24,21 @@ from pydantic import (
 from apparel_classifier.errors import UserError
 from apparel_classifier.fashion_mnist import CLASS_NAMES
 from apparel_classifier.paths import PARAMS_FILE
+
+
+class YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading exponents without a dot (1e-05) as floats, as YAML 1.2 does.
+
+    PyYAML implements YAML 1.1, where `1e-05` is a string; `dvc exp run -S
+    weight_decay=0.00001` writes exactly that into params.yaml (ruamel, YAML 1.2).
+    """
+
+
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
 
 Md5 = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -186,7 +202,7 @@ def load_params(path: Path = PARAMS_FILE) -> Params:
     except FileNotFoundError:
         raise UserError(f"{path} not found: run from the project root") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=YamlLoader)
     except yaml.YAMLError as exc:
         raise UserError(f"{path} is not valid YAML: {exc}") from None
     return parse_params(data, source=str(path))

@@ -72,3 +72,12 @@ def test_not_a_mapping_and_bad_yaml(tmp_path: Path) -> None:
         load_params(path)
     with pytest.raises(UserError, match="not found"):
         load_params(tmp_path / "absent.yaml")
+
+
+def test_an_exponent_without_a_dot_is_a_float(tmp_path: Path) -> None:
+    # What `dvc exp run -S weight_decay=0.00001` writes (ruamel, YAML 1.2); PyYAML's
+    # YAML 1.1 would read it as the string '1e-05' and reject the key.
+    text = (REPO_ROOT / "params.yaml").read_text()
+    path = tmp_path / "params.yaml"
+    path.write_text(text.replace("weight_decay: 0.0005", "weight_decay: 1e-05"))
+    assert load_params(path).weight_decay == 1e-05
