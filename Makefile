@@ -65,10 +65,11 @@ run: $(STAMP)
 # Opt-in, not part of `run`, because a newcomer may have no remote credentials.
 hooks: $(STAMP)
 	$(BIN)/dvc install
+	$(BIN)/nbstripout --install
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests tools
-	$(BIN)/ruff format --check src tests tools
+	$(BIN)/ruff check src tests tools notebooks
+	$(BIN)/ruff format --check src tests tools notebooks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
