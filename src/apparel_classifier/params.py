@@ -152,6 +152,22 @@ class EvaluateParams(_Section):
     mistakes_shown: Annotated[int, Field(ge=1, le=100)]
 
 
+class ErrorsParams(_Section):
+    """Knobs of the `errors` stage: the test mistakes, embedded and clustered (HDBSCAN)."""
+
+    batch_size: PositiveInt
+    # Principal components of the L2-normalised embeddings kept for clustering
+    # (0: cluster the full penultimate layer).
+    pca_components: Annotated[int, Field(ge=0, le=4096)]
+    # HDBSCAN's own knobs (scikit-learn names): the fewest mistakes that make a cluster,
+    # and the neighbours a point needs to be dense (higher: more of them unclustered).
+    min_cluster_size: Annotated[int, Field(ge=2, le=10000)]
+    min_samples: Annotated[int, Field(ge=1, le=10000)]
+    # eom: the most persistent clusters (often a few broad ones); leaf: the finest ones.
+    cluster_selection: Literal["eom", "leaf"]
+    members_shown: Annotated[int, Field(ge=1, le=100)]  # tiles per cluster in the report
+
+
 class BaselineParams(_Section):
     """The scikit-learn logistic-regression baseline."""
 
@@ -167,6 +183,7 @@ class Params(TrainingParams):
     preprocess: PreprocessParams
     field: FieldParams
     evaluate: EvaluateParams
+    errors: ErrorsParams
     baseline: BaselineParams
 
     @property

@@ -15,6 +15,7 @@ FIELD_SPLITS = {"train": "train", "val": "validation"}  # our split name -> its 
 MODELS_DIR = Path("models")
 METRICS_DIR = Path("metrics")
 PLOTS_DIR = Path("plots")
+REPORTS_DIR = Path("reports")  # generated analyses for people to read (HTML), DVC outputs
 
 METRICS_FILE = METRICS_DIR / "metrics.json"  # the CNN on the test split (git-tracked)
 FIELD_METRICS_FILE = METRICS_DIR / "field.json"  # the CNN on the field validation photos
