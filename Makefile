@@ -24,8 +24,8 @@ UV_FROM_LOCK = import tomllib; \
 	uv = next(p for p in tomllib.load(open("uv.lock", "rb"))["package"] if p["name"] == "uv"); \
 	print("uv==" + uv["version"], *("--hash=" + w["hash"] for w in uv["wheels"]))
 
-.PHONY: run test lock-check lint typecheck bench serve bench-serve browser-deps hooks clean-venv \
-	register promote rollback registry
+.PHONY: run field test lock-check lint typecheck bench serve bench-serve browser-deps hooks \
+	clean-venv register promote rollback registry learning-curve
 
 # Bootstrap: a venv with pip, and uv installed by pip, hash-checked against uv.lock.
 $(UV):
@@ -49,7 +49,7 @@ lock-check: | $(UV)
 # labelling team's folder. The same delivery leaves data/field.dvc unchanged.
 # If the folder holds a newer delivery than the one committed, say so: that is new data
 # (commit data/field.dvc to adopt it), not a reproduction of the committed state.
-run: $(STAMP)
+field: $(STAMP)
 	@$(BIN)/dvc checkout -q data/field.dvc 2>/dev/null || $(BIN)/dvc update data/field.dvc || { \
 		echo "error: the field photos are imported from ../shared/datasets/clothing-photos" \
 			"(beside this project, see data/field.dvc); put the labelling team's folder there," \
@@ -58,10 +58,19 @@ run: $(STAMP)
 	@git diff --quiet -- data/field.dvc 2>/dev/null || echo "note: the field photos' folder" \
 		"holds a newer delivery than the committed one: data/field.dvc changed; commit it" \
 		"with dvc.lock to adopt the new dataset version" >&2
+
+run: field
 	$(BIN)/dvc repro
 
+# The experimentation toolkit (README, "Experimentation toolkit"):
+# the learning curve, a pipeline of its own (learning_curve/dvc.yaml: each model on
+# 10 %, 25 %, 50 % and 100 % of the training data); about half an hour on 2 cores.
+learning-curve: field
+	$(BIN)/dvc repro learning_curve/dvc.yaml
+
 # Git hooks that keep DVC in step with git: post-checkout runs `dvc checkout`,
-# pre-commit `dvc status`, pre-push `dvc push` (so pushing needs remote access).
+# pre-commit `dvc status`, pre-push `dvc push` (so pushing needs remote access); and
+# nbstripout's git filter, so that notebooks are committed without their outputs.
 # Opt-in, not part of `run`, because a newcomer may have no remote credentials.
 hooks: $(STAMP)
 	$(BIN)/dvc install

@@ -175,6 +175,19 @@ class BaselineParams(_Section):
     c: Annotated[float, Field(gt=0)]
 
 
+class LearningCurveParams(_Section):
+    """The learning curve (learning_curve/dvc.yaml): on which shares of the training data."""
+
+    # Shares of the training split, each a stratified subset drawn with the training seed.
+    fractions: Annotated[list[Annotated[float, Field(gt=0.0, le=1.0)]], Field(min_length=2)]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "LearningCurveParams":
+        if len(set(self.fractions)) != len(self.fractions):
+            raise ValueError(f"fractions lists a share twice: {self.fractions}")
+        return self
+
+
 class Params(TrainingParams):
     """The whole of params.yaml: the training keys (inherited) and one section per stage."""
 
@@ -185,6 +198,7 @@ class Params(TrainingParams):
     evaluate: EvaluateParams
     errors: ErrorsParams
     baseline: BaselineParams
+    learning_curve: LearningCurveParams
 
     @property
     def training(self) -> TrainingParams:

@@ -28,3 +28,8 @@ RESUME_DIR = Path(".resume")
 
 # Run-specific facts (wall time, host, commit): git-ignored, outside DVC's outputs (see runlog).
 TRAIN_RUN_LOG = Path("logs") / "train_runs.jsonl"
+
+# The learning curve's own pipeline (learning_curve/dvc.yaml): one JSON per (model,
+# share of the data) point, and one CSV per model that `dvc plots show` draws.
+LEARNING_CURVE_DIR = Path("learning_curve")
+LEARNING_CURVE_POINTS_DIR = LEARNING_CURVE_DIR / "points"

@@ -2,18 +2,14 @@
 
 import logging
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-
 from apparel_classifier import paths
+from apparel_classifier.baseline import baseline_proba, fit_baseline
 from apparel_classifier.errors import run_stage
 from apparel_classifier.evaluation import classification_metrics
-from apparel_classifier.fashion_mnist import CLASS_NAMES, OUTSIDE
+from apparel_classifier.fashion_mnist import CLASS_NAMES
 from apparel_classifier.fileio import write_json
 from apparel_classifier.params import BaselineParams, load_params
 from apparel_classifier.splits import load_processed
@@ -21,22 +17,11 @@ from apparel_classifier.splits import load_processed
 log = logging.getLogger(__name__)
 
 
-def _features(images: np.ndarray) -> np.ndarray:
-    return images.reshape(len(images), -1).astype(np.float32) / 255.0  # (N, 28, 28) -> (N, 784)
-
-
 def run(processed_dir: Path, metrics_file: Path, params: BaselineParams) -> dict[str, Any]:
     """Fit on the training split, score the test split, write the metrics; return them."""
     train, test = load_processed(processed_dir, "train"), load_processed(processed_dir, "test")
     started = time.perf_counter()
-    classifier = LogisticRegression(C=params.c, max_iter=params.max_iter, solver="lbfgs")
-    with warnings.catch_warnings():
-        # A capped max_iter is the point of a quick baseline, not a problem worth a warning.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        # Rows of garments outside the catalogue have no class to learn here.
-        known = train.labels != OUTSIDE
-        classifier.fit(_features(train.images[known]), train.labels[known])
-    probs = classifier.predict_proba(_features(test.images))
+    probs = baseline_proba(fit_baseline(train, params), test.images)
     metrics = classification_metrics(test.labels, probs, CLASS_NAMES)
     write_json(metrics_file, metrics)  # no timings in it: the git-tracked file must be reproducible
     log.info("baseline: fitted and scored in %.0f s", time.perf_counter() - started)
