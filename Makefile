@@ -25,7 +25,7 @@ UV_FROM_LOCK = import tomllib; \
 	print("uv==" + uv["version"], *("--hash=" + w["hash"] for w in uv["wheels"]))
 
 .PHONY: run field test lock-check lint typecheck bench serve bench-serve browser-deps hooks \
-	clean-venv register promote rollback registry learning-curve
+	clean-venv register promote rollback registry learning-curve search
 
 # Bootstrap: a venv with pip, and uv installed by pip, hash-checked against uv.lock.
 $(UV):
@@ -67,6 +67,13 @@ run: field
 # 10 %, 25 %, 50 % and 100 % of the training data); about half an hour on 2 cores.
 learning-curve: field
 	$(BIN)/dvc repro learning_curve/dvc.yaml
+
+# A coarse-to-fine search of search.yaml's space through DVC's queue; applies the best
+# run to the workspace (SEARCH_ARGS=--no-apply to leave it alone). After `run`, so that
+# every experiment finds the data in DVC's cache instead of preprocessing it again.
+SEARCH_ARGS ?=
+search: run
+	$(BIN)/python -m tools.search $(SEARCH_ARGS)
 
 # Git hooks that keep DVC in step with git: post-checkout runs `dvc checkout`,
 # pre-commit `dvc status`, pre-push `dvc push` (so pushing needs remote access); and
