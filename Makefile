@@ -25,7 +25,8 @@ UV_FROM_LOCK = import tomllib; \
 	print("uv==" + uv["version"], *("--hash=" + w["hash"] for w in uv["wheels"]))
 
 .PHONY: run field test lock-check lint typecheck bench serve bench-serve browser-deps hooks \
-	clean-venv register promote rollback registry learning-curve search
+	clean-venv register promote rollback registry learning-curve search \
+	error-analysis
 
 # Bootstrap: a venv with pip, and uv installed by pip, hash-checked against uv.lock.
 $(UV):
@@ -67,6 +68,11 @@ run: field
 # 10 %, 25 %, 50 % and 100 % of the training data); about half an hour on 2 cores.
 learning-curve: field
 	$(BIN)/dvc repro learning_curve/dvc.yaml
+
+# The error analysis, a pipeline of its own (error_analysis/dvc.yaml): the test mistakes of
+# the model `run` trains, clustered; reports/error_clusters.html. About 25 s after `run`.
+error-analysis: field
+	$(BIN)/dvc repro error_analysis/dvc.yaml
 
 # A coarse-to-fine search of search.yaml's space through DVC's queue; applies the best
 # run to the workspace (SEARCH_ARGS=--no-apply to leave it alone). After `run`, so that

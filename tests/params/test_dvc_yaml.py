@@ -12,8 +12,8 @@ import yaml
 from apparel_classifier.params import TRAINING_KEYS, Params
 from tests.fakes import REPO_ROOT
 
-# The default pipeline, and the learning curve's own (`make learning-curve`).
-PIPELINES = ("dvc.yaml", "learning_curve/dvc.yaml")
+# The default pipeline, and the toolkit's own (`make learning-curve`, `make error-analysis`).
+PIPELINES = ("dvc.yaml", "learning_curve/dvc.yaml", "error_analysis/dvc.yaml")
 
 
 def _stages(pipeline: str = "dvc.yaml") -> dict[str, Any]:
