@@ -6,11 +6,14 @@ from torch import Tensor, nn
 
 def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
     # BatchNorm makes a short, high-learning-rate schedule stable; bias is redundant before it.
+    # Pooling comes first, as in airbench's CIFAR-10 speed runs: max-pooling commutes with
+    # the ReLU and with an increasing per-channel affine map, so the function class barely
+    # changes, while BatchNorm and ReLU (forward and backward) see a quarter of the values.
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False),
+        nn.MaxPool2d(2),
         nn.BatchNorm2d(c_out),
         nn.ReLU(inplace=True),
-        nn.MaxPool2d(2),
     )
 
 

@@ -195,11 +195,14 @@ def build_optimizer(
         nesterov=params.momentum > 0,
         weight_decay=params.weight_decay,
     )
+    # OneCycleLR divides by (pct_start × total_steps − 1), so a warm-up of exactly one
+    # step (4 steps at 0.25, on tiny data) raises ZeroDivisionError; one step is no warm-up.
+    warmup = params.warmup_fraction if params.warmup_fraction * total_steps != 1 else 0.0
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer,
         max_lr=params.lr,
         total_steps=total_steps,
-        pct_start=params.warmup_fraction,
+        pct_start=warmup,
         cycle_momentum=False,
     )
     return optimizer, scheduler

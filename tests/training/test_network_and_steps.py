@@ -7,7 +7,7 @@ import torch
 from apparel_classifier import training
 from apparel_classifier.fashion_mnist import OUTSIDE
 from apparel_classifier.networks import FashionCNN
-from apparel_classifier.params import AugmentParams
+from apparel_classifier.params import AugmentParams, load_params
 
 
 @pytest.mark.parametrize("width", [4, 32])
@@ -98,3 +98,19 @@ def test_contrast_scales_each_image_about_the_background() -> None:
     item = out[:, 0, 10, 10]
     assert ((item >= -1.0 + 3.0 * 0.5) & (item <= -1.0 + 3.0 * 1.5)).all()
     assert item.unique().numel() > 1  # each image its own factor
+
+
+@pytest.mark.parametrize(("steps", "warmup"), [(4, 0.25), (10, 0.1), (8, 0.25)])
+def test_one_cycle_schedule_runs_every_step_even_with_a_one_step_warmup(
+    steps: int, warmup: float
+) -> None:
+    # OneCycleLR alone divides by zero when warmup × steps is exactly 1 (4 steps at 0.25).
+    params = load_params().training.model_copy(update={"warmup_fraction": warmup})
+    optimizer, scheduler = training.build_optimizer(torch.nn.Linear(2, 2), params, steps)
+    lrs = []
+    for _ in range(steps):
+        optimizer.step()
+        scheduler.step()
+        lrs.append(optimizer.param_groups[0]["lr"])
+    assert max(lrs) <= params.lr
+    assert lrs[-1] < lrs[0]  # annealed by the end
