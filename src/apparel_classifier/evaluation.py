@@ -15,13 +15,14 @@ from apparel_classifier.networks import predict_logits
 
 
 def predict_proba(
-    model: nn.Module, x: Tensor, batch_size: int, temperature: float = 1.0
+    model: nn.Module, x: Tensor, batch_size: int, temperature: float = 1.0, flip: bool = False
 ) -> np.ndarray:
     """Class probabilities (N, C) as float64 for normalised images `x` (N, 1, 28, 28).
 
-    `temperature` is the card's calibration (1.0: the network's raw softmax).
+    `temperature` is the card's calibration (1.0: the network's raw softmax); `flip`,
+    the card's test-time flip (`networks.predict_logits`).
     """
-    logits = predict_logits(model, x, batch_size)
+    logits = predict_logits(model, x, batch_size, flip)
     probs = torch.softmax(logits / temperature, dim=1).cpu().numpy().astype(np.float64)
     return probs / probs.sum(axis=1, keepdims=True)  # float32 softmax rows sum to 1 ± 1e-7 only
 

@@ -42,13 +42,16 @@ class _Part(BaseModel):
 
 
 class ModelInfo(_Part):
-    """Which network, built with which arguments, and the MD5 of its weights file."""
+    """Which network, built with which arguments, the MD5 of its weights file, how it is run."""
 
     architecture: str
     kwargs: dict[str, int]
     weights_file: str
     weights_md5: str
     num_parameters: int
+    # Answers are the mean of the image's and its mirror image's logits (`test_time_flip`).
+    # False for cards written before the key existed (schema 4): they were served plainly.
+    test_time_flip: bool = False
 
 
 class DatasetInfo(_Part):
@@ -94,7 +97,7 @@ class CalibrationInfo(_Part):
 class ModelCard(_Part):
     """Everything needed to trust, reproduce and serve a model."""
 
-    schema_version: int = 4
+    schema_version: int = 5
     model: ModelInfo
     dataset: DatasetInfo
     params: dict[str, Any]

@@ -41,15 +41,25 @@ class FashionCNN(nn.Module):
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: Tensor, batch_size: int) -> Tensor:
+def predict_logits(model: nn.Module, x: Tensor, batch_size: int, flip: bool = False) -> Tensor:
     """Logits (N, classes) for N >= 1 normalised images `x` (N, 1, 28, 28), in eval mode.
 
     The project's one inference loop: validation during training, the `evaluate`
     stage and the predictor all call it. The model's train/eval mode is restored.
+    With `flip`, each image's logits are the mean of its own and its mirror image's
+    (test-time augmentation: training flips images, so both views are in-distribution);
+    the two views go through the network as one batch.
     """
+
+    def logits(batch: Tensor) -> Tensor:
+        if not flip:
+            return model(batch)
+        both = model(torch.cat([batch, batch.flip(3)]))
+        return (both[: len(batch)] + both[len(batch) :]) / 2
+
     was_training = model.training
     model.eval()
     try:
-        return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+        return torch.cat([logits(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
     finally:
         model.train(was_training)

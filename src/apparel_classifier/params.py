@@ -127,6 +127,9 @@ class TrainingParams(_Section):
     channels_last: bool
     augment: AugmentParams
     val_batch_size: Annotated[int, Field(ge=1, le=65536)]
+    # Answer with the mean logits of an image and its mirror image (test-time augmentation).
+    # Part of the model, like the threshold: calibration is fitted on those answers.
+    test_time_flip: bool
     # Calibrated confidence below which an answer is marked uncertain ("not sure,
     # closest: X"). Part of the model: a registered model carries its own threshold.
     confidence_threshold: Annotated[float, Field(ge=0.0, le=1.0)]

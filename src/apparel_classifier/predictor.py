@@ -86,7 +86,7 @@ class Predictor:
         if len(images) == 0:
             return []
         x = normalize(torch.from_numpy(images), self._mean, self._std).to(self.device)
-        logits = predict_logits(self.model, x, batch_size=len(x))
+        logits = predict_logits(self.model, x, len(x), self.card.model.test_time_flip)
         probs = torch.softmax(logits.float() / self.temperature, dim=1).cpu().numpy()
         ids = probs.argmax(axis=1)  # (N, classes) -> (N,)
         return [

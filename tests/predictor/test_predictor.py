@@ -1,10 +1,12 @@
 """The predictor: every input kind gives the same answer, and every bad input a clear error."""
 
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from apparel_classifier.errors import UserError
@@ -15,8 +17,10 @@ from apparel_classifier.images import (
     ImageError,
     NotAnImageError,
 )
-from apparel_classifier.model_card import CARD_FILE, WEIGHTS_FILE
+from apparel_classifier.model_card import CARD_FILE, WEIGHTS_FILE, load_model
+from apparel_classifier.networks import predict_logits
 from apparel_classifier.predictor import Prediction, Predictor
+from apparel_classifier.transforms import normalize
 from tests.fake_models import save_tiny_model
 from tests.images import clean_item, encode, fashion_item, product_photo
 
@@ -171,3 +175,23 @@ def test_card_of_other_weights_is_a_clear_error(tiny_model_dir: Path, tmp_path: 
 def test_no_images_give_no_predictions(predictor: Predictor) -> None:
     assert predictor.predict_arrays(np.zeros((0, 28, 28), np.uint8)) == []
     assert predictor.predict_batch([]) == []
+
+
+def test_a_card_with_the_test_time_flip_answers_with_the_mean_of_both_views(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    model_dir = _copy(tiny_model_dir, tmp_path)
+    card = json.loads((model_dir / CARD_FILE).read_text())
+    assert card["model"]["test_time_flip"] is False  # save_tiny_model's default
+    card["model"]["test_time_flip"] = True
+    (model_dir / CARD_FILE).write_text(json.dumps(card))
+    images = np.stack([fashion_item(k) for k in range(len(CLASS_NAMES))])  # not mirror-symmetric
+
+    model, loaded = load_model(model_dir)
+    x = normalize(torch.from_numpy(images), **loaded.normalization)
+    mirrored = (predict_logits(model, x, 10) + predict_logits(model, x.flip(3), 10)) / 2
+    expected = torch.softmax(mirrored / loaded.calibration.temperature, dim=1).numpy()
+    flipped = [p.probabilities for p in Predictor(model_dir).predict_arrays(images)]
+    plain = [p.probabilities for p in Predictor(tiny_model_dir).predict_arrays(images)]
+    np.testing.assert_allclose(flipped, expected, atol=1e-6)
+    assert not np.allclose(flipped, plain, atol=1e-4)

@@ -6,7 +6,7 @@ import torch
 
 from apparel_classifier import training
 from apparel_classifier.fashion_mnist import OUTSIDE
-from apparel_classifier.networks import FashionCNN
+from apparel_classifier.networks import FashionCNN, predict_logits
 from apparel_classifier.params import AugmentParams, load_params
 
 
@@ -114,3 +114,16 @@ def test_one_cycle_schedule_runs_every_step_even_with_a_one_step_warmup(
         lrs.append(optimizer.param_groups[0]["lr"])
     assert max(lrs) <= params.lr
     assert lrs[-1] < lrs[0]  # annealed by the end
+
+
+def test_flip_average_is_the_mean_of_both_views_and_keeps_mirror_images_alone() -> None:
+    torch.manual_seed(0)
+    model = FashionCNN(width=4).train()
+    x = torch.randn(6, 1, 28, 28)
+    plain, mirrored = predict_logits(model, x, 4), predict_logits(model, x.flip(3), 4)
+    torch.testing.assert_close(predict_logits(model, x, 4, flip=True), (plain + mirrored) / 2)
+    symmetric = (x + x.flip(3)) / 2  # its own mirror image: the average changes nothing
+    torch.testing.assert_close(
+        predict_logits(model, symmetric, 4, flip=True), predict_logits(model, symmetric, 4)
+    )
+    assert model.training  # the mode is restored

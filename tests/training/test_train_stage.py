@@ -128,6 +128,7 @@ def test_card_ties_the_model_to_its_dataset_and_params(project: TinyProject) -> 
     # Calibrated on the validation split; the threshold is the param, carried by the model.
     assert card.calibration.temperature > 0.0
     assert card.calibration.threshold == project.params.confidence_threshold
+    assert card.model.test_time_flip == project.params.test_time_flip
 
 
 def test_card_holds_only_what_the_inputs_decide(project: TinyProject) -> None:

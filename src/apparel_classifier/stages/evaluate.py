@@ -94,7 +94,7 @@ def run(
         if len(images) == 0:
             return np.zeros((0, len(classes)))
         x = normalize(torch.from_numpy(images), norm["mean"], norm["std"])
-        return predict_proba(model, x, params.batch_size, t)
+        return predict_proba(model, x, params.batch_size, t, card.model.test_time_flip)
 
     test = load_processed(processed_dir, "test")
     probs = probabilities(test.images)  # calibrated: what the predictor answers

@@ -51,11 +51,14 @@ def _cnn_proba(processed_dir: Path, keep: np.ndarray, params: Params) -> dict[st
     model.load_state_dict(result.best_state)
     field = load_processed(processed_dir, FIELD_VAL).images
     return {
-        "test": predict_proba(model, data.tensors["test"][0], params.val_batch_size),
+        "test": predict_proba(
+            model, data.tensors["test"][0], params.val_batch_size, flip=params.test_time_flip
+        ),
         "field": predict_proba(
             model,
             normalize(torch.from_numpy(field), data.mean, data.std).to(device),
             params.val_batch_size,
+            flip=params.test_time_flip,
         )
         if len(field)
         else np.zeros((0, NUM_CLASSES)),

@@ -142,7 +142,9 @@ def run(
     splits = data.splits
     # Held-out data the weights were not chosen by gradient on: the validation split.
     val_x, val_y = tensors["val"]
-    val_logits = networks.predict_logits(model, val_x, params.val_batch_size)
+    # The kept epoch was chosen on the plain network; calibration and the drift profile
+    # see the answers as served (with the test-time flip when it is on).
+    val_logits = networks.predict_logits(model, val_x, params.val_batch_size, params.test_time_flip)
     temperature = calibration.fit_temperature(val_logits, val_y)
     # What live inputs and answers should look like: the server tests its traffic against it.
     profile = monitoring.build_profile(
@@ -159,6 +161,7 @@ def run(
             weights_file="",  # filled in by save_model
             weights_md5="",
             num_parameters=sum(p.numel() for p in model.parameters()),
+            test_time_flip=params.test_time_flip,
         ),
         dataset=DatasetInfo(
             processed=data_md5,
