@@ -131,6 +131,23 @@ def test_card_ties_the_model_to_its_dataset_and_params(project: TinyProject) -> 
     assert card.model.test_time_flip == project.params.test_time_flip
 
 
+def test_test_time_flip_keeps_the_weights_and_is_written_into_the_card(
+    project: TinyProject,
+) -> None:
+    plain, _ = train.run(
+        project.processed, project.models("plain"), None, project.params, project.params.dataset
+    )
+    with_flip = project.params.model_copy(update={"test_time_flip": True})
+    flipped, _ = train.run(
+        project.processed, project.models("flip"), None, with_flip, project.params.dataset
+    )
+    # The kept epoch is chosen on the plain network: the flip changes answers, not weights.
+    assert flipped.model.weights_md5 == plain.model.weights_md5
+    assert (plain.model.test_time_flip, flipped.model.test_time_flip) == (False, True)
+    # Calibrated on the answers as served, so the temperature is the flipped answers' own.
+    assert flipped.calibration.temperature != plain.calibration.temperature
+
+
 def test_card_holds_only_what_the_inputs_decide(project: TinyProject) -> None:
     card, result = train.run(
         project.processed, project.models(), None, project.params, project.params.dataset
