@@ -29,6 +29,8 @@ from apparel_classifier.paths import PARAMS_FILE
 
 SPACE_FILE = Path("search.yaml")
 _POLL_SECONDS = 3.0
+# Polls (30 s) with trials queued and none running before the workers are started again.
+_IDLE_POLLS = 10
 _FINAL_STATES = {"Success", "Failed"}
 _STATES = {"Queued", "Running", *_FINAL_STATES}
 
@@ -183,11 +185,21 @@ def run_round(trials: list[Trial], search: Search) -> None:
         _run("dvc", "exp", "run", "--queue", "-n", trial.name, *(a for pair in sets for a in pair))
     _run("dvc", "queue", "start", "-j", str(search.jobs))
     names = {t.name for t in trials}
+    idle = 0  # polls in a row with trials waiting and none running
     try:
         while True:
             states = _queue_states()
             if all(states.get(name) in _FINAL_STATES for name in names):
                 return
+            waiting = any(states.get(name) == "Queued" for name in names)
+            running = any(state == "Running" for state in states.values())
+            idle = idle + 1 if waiting and not running else 0
+            if idle == _IDLE_POLLS:
+                # DVC's queue workers can exit while a task is still queued (seen once in
+                # CI with -j 2: the search then waited forever); starting them again is
+                # harmless when they are alive.
+                _run("dvc", "queue", "start", "-j", str(search.jobs))
+                idle = 0
             time.sleep(_POLL_SECONDS)
     except BaseException:  # interrupted: stop the workers rather than leave them training
         subprocess.run(["dvc", "queue", "stop", "--kill"], capture_output=True, check=False)
