@@ -31,6 +31,9 @@ SPACE_FILE = Path("search.yaml")
 _POLL_SECONDS = 3.0
 # Polls (30 s) with trials queued and none running before the workers are started again.
 _IDLE_POLLS = 10
+# `dvc exp show` takes seconds here; past a minute it is stuck (see _exp_show).
+_EXP_SHOW_TIMEOUT_S = 60.0
+_EXP_SHOW_TRIES = 3
 _FINAL_STATES = {"Success", "Failed"}
 _STATES = {"Queued", "Running", *_FINAL_STATES}
 
@@ -146,8 +149,8 @@ class Trial:
         return -math.inf if self.objective is None else self.objective
 
 
-def _run(*cmd: str) -> str:
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+def _run(*cmd: str, timeout: float | None = None) -> str:
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout)
     if proc.returncode != 0:
         raise UserError(f"`{' '.join(cmd)}` failed: {(proc.stderr or proc.stdout).strip()}")
     return proc.stdout
@@ -195,15 +198,31 @@ def run_round(trials: list[Trial], search: Search) -> None:
             running = any(state == "Running" for state in states.values())
             idle = idle + 1 if waiting and not running else 0
             if idle == _IDLE_POLLS:
-                # DVC's queue workers can exit while a task is still queued (seen once in
-                # CI with -j 2: the search then waited forever); starting them again is
-                # harmless when they are alive.
+                # DVC's queue workers can exit while a task is still queued
+                # (treeverse/dvc#10562); starting them again is harmless when they are alive.
                 _run("dvc", "queue", "start", "-j", str(search.jobs))
                 idle = 0
             time.sleep(_POLL_SECONDS)
     except BaseException:  # interrupted: stop the workers rather than leave them training
         subprocess.run(["dvc", "queue", "stop", "--kill"], capture_output=True, check=False)
         raise
+
+
+def _exp_show() -> str:
+    """`dvc exp show --json`, killed and asked again when it hangs.
+
+    Just after the queue's last run, `exp show` can wait forever on the lock the
+    finishing workers hold (treeverse/dvc#8762); the CI dry run's tiny search hung so.
+    """
+    for _ in range(_EXP_SHOW_TRIES):
+        try:
+            return _run("dvc", "exp", "show", "--json", timeout=_EXP_SHOW_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            time.sleep(_POLL_SECONDS)
+    raise UserError(
+        f"`dvc exp show --json` hung {_EXP_SHOW_TRIES} times; the runs are kept: "
+        "`dvc queue status`, then `dvc exp show`"
+    )
 
 
 def _dotted(data: dict[str, Any], key: str) -> Any:
@@ -218,7 +237,7 @@ def read_objectives(trials: list[Trial], objective: str) -> None:
     """Fill in each trial's objective from `dvc exp show --json` (None for a failed run)."""
     file, key = objective.split(":")
     found: dict[str, float] = {}
-    for commit in json.loads(_run("dvc", "exp", "show", "--json")):
+    for commit in json.loads(_exp_show()):
         for experiment in commit.get("experiments") or []:
             for rev in experiment["revs"]:
                 metrics = ((rev.get("data") or {}).get("metrics") or {}).get(file, {})
