@@ -31,9 +31,9 @@ SPACE_FILE = Path("search.yaml")
 _POLL_SECONDS = 3.0
 # Polls (30 s) with trials queued and none running before the workers are started again.
 _IDLE_POLLS = 10
-# `dvc exp show` takes seconds here; past a minute it is stuck (see _exp_show).
-_EXP_SHOW_TIMEOUT_S = 60.0
-_EXP_SHOW_TRIES = 3
+# DVC's read-only commands take seconds here; past a minute one is stuck (see _read).
+_READ_TIMEOUT_S = 60.0
+_READ_TRIES = 3
 _FINAL_STATES = {"Success", "Failed"}
 _STATES = {"Queued", "Running", *_FINAL_STATES}
 
@@ -173,7 +173,7 @@ def check_trials(trials: list[Trial], fixed: dict[str, Any]) -> None:
 def _queue_states() -> dict[str, str]:
     """Experiment name -> its state in `dvc queue status` (Queued, Running, Success, Failed)."""
     states = {}
-    for line in _run("dvc", "queue", "status").splitlines()[1:]:
+    for line in _read("dvc", "queue", "status").splitlines()[1:]:
         tokens = line.split()
         state = next((t for t in tokens if t in _STATES), None)
         if len(tokens) > 1 and state:
@@ -208,19 +208,19 @@ def run_round(trials: list[Trial], search: Search) -> None:
         raise
 
 
-def _exp_show() -> str:
-    """`dvc exp show --json`, killed and asked again when it hangs.
+def _read(*cmd: str) -> str:
+    """A read-only DVC command (`queue status`, `exp show`), killed and asked again if it hangs.
 
-    Just after the queue's last run, `exp show` can wait forever on the lock the
-    finishing workers hold (treeverse/dvc#8762); the CI dry run's tiny search hung so.
+    Just after the queue's last run, DVC can wait forever on the lock the finishing
+    workers hold (treeverse/dvc#8762); the CI dry run's tiny search hung so once.
     """
-    for _ in range(_EXP_SHOW_TRIES):
+    for _ in range(_READ_TRIES):
         try:
-            return _run("dvc", "exp", "show", "--json", timeout=_EXP_SHOW_TIMEOUT_S)
+            return _run(*cmd, timeout=_READ_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             time.sleep(_POLL_SECONDS)
     raise UserError(
-        f"`dvc exp show --json` hung {_EXP_SHOW_TRIES} times; the runs are kept: "
+        f"`{' '.join(cmd)}` hung {_READ_TRIES} times; the runs are kept: "
         "`dvc queue status`, then `dvc exp show`"
     )
 
@@ -237,7 +237,7 @@ def read_objectives(trials: list[Trial], objective: str) -> None:
     """Fill in each trial's objective from `dvc exp show --json` (None for a failed run)."""
     file, key = objective.split(":")
     found: dict[str, float] = {}
-    for commit in json.loads(_exp_show()):
+    for commit in json.loads(_read("dvc", "exp", "show", "--json")):
         for experiment in commit.get("experiments") or []:
             for rev in experiment["revs"]:
                 metrics = ((rev.get("data") or {}).get("metrics") or {}).get(file, {})
