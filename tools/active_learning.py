@@ -26,7 +26,7 @@ import torch
 
 from apparel_classifier import labelling, paths, training, transforms
 from apparel_classifier.evaluation import field_answers, predict_proba
-from apparel_classifier.fashion_mnist import CLASS_NAMES, NUM_CLASSES
+from apparel_classifier.fashion_mnist import CLASS_NAMES
 from apparel_classifier.networks import FashionCNN
 from apparel_classifier.params import load_params
 from apparel_classifier.photos import load_folders
@@ -82,7 +82,7 @@ def main() -> None:
         x = np.concatenate([base_x, *[pool.images[extra]] * repeats])
         y = np.concatenate([base_y, *[pool.labels[extra]] * repeats]).astype(np.int64)
         training.make_deterministic(args.seed)
-        model = FashionCNN(num_classes=NUM_CLASSES, width=params.width)
+        model = training.build_network(params)
         data = (transforms.normalize(torch.from_numpy(x), mean, std), torch.from_numpy(y))
         result = training.fit(model, data, val_t, train_params, background)
         model.load_state_dict(result.best_state)

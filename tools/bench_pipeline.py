@@ -24,7 +24,7 @@ import torch
 
 from apparel_classifier import paths, training
 from apparel_classifier.fashion_mnist import NUM_CLASSES
-from apparel_classifier.networks import FashionCNN, predict_logits
+from apparel_classifier.networks import predict_logits
 from apparel_classifier.params import TrainingParams, load_params
 from apparel_classifier.training import EpochRecord
 
@@ -74,7 +74,7 @@ def throughput(params: TrainingParams, batches: int, repeats: int) -> list[float
     """Training images per second (augmentation included), one figure per repeat."""
     training.make_deterministic(params.seed)
     device = training.resolve_device(params.device)
-    model = FashionCNN(NUM_CLASSES, params.width).to(device)
+    model = training.build_network(params).to(device)
     training.to_training_layout(model, params.channels_last)  # as fit does
     optimizer, _ = training.build_optimizer(model, params, total_steps=10**6)
     generator = training.epoch_generator(params.seed, 0, device)
@@ -100,7 +100,7 @@ def time_to_accuracy(params: TrainingParams) -> None:
     device = training.resolve_device(params.device)
     data = training.load_data(paths.PROCESSED_DIR, device, ("train", "val", "test"))
     test_x, test_y = data.tensors["test"]
-    model = FashionCNN(NUM_CLASSES, params.width).to(device)
+    model = training.build_network(params).to(device)
     rows: list[tuple[EpochRecord, float, float]] = []
 
     def score(record: EpochRecord) -> None:  # called after the epoch's timer has stopped

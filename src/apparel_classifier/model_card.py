@@ -185,3 +185,14 @@ def dataset_mismatches(card: ModelCard, processed_dir: Path) -> list[str]:
         if found != expected:
             problems.append(f"{key}: model trained on {expected}, found {found}")
     return problems
+
+
+def check_dataset(model_dir: Path, processed_dir: Path) -> None:
+    """Refuse a model whose card names other processed data than the files present."""
+    problems = dataset_mismatches(load_card(model_dir), processed_dir)
+    if problems:
+        raise UserError(
+            f"{model_dir} was trained on a different dataset than the one in {processed_dir} "
+            f"({'; '.join(problems)}). Run `dvc repro` to retrain on the current data, "
+            "or `dvc checkout` to restore the matching data."
+        )

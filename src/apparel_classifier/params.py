@@ -124,6 +124,7 @@ class TrainingParams(_Section):
     weight_decay: Annotated[float, Field(ge=0.0, lt=1.0)]
     label_smoothing: Annotated[float, Field(ge=0.0, lt=1.0)]
     width: Annotated[int, Field(ge=1, le=512)]
+    final_convs: Annotated[int, Field(ge=0, le=8)]  # conv blocks after the last pooling
     channels_last: bool
     augment: AugmentParams
     val_batch_size: Annotated[int, Field(ge=1, le=65536)]

@@ -10,10 +10,23 @@ from apparel_classifier.networks import FashionCNN, predict_logits
 from apparel_classifier.params import AugmentParams, load_params
 
 
-@pytest.mark.parametrize("width", [4, 32])
-def test_network_maps_a_batch_of_images_to_one_logit_per_class(width: int) -> None:
-    logits = FashionCNN(num_classes=10, width=width)(torch.zeros(5, 1, 28, 28))
+@pytest.mark.parametrize(("width", "final_convs"), [(4, 0), (32, 0), (4, 2)])
+def test_network_maps_a_batch_of_images_to_one_logit_per_class(
+    width: int, final_convs: int
+) -> None:
+    logits = FashionCNN(10, width, final_convs)(torch.zeros(5, 1, 28, 28))
     assert logits.shape == (5, 10)
+
+
+def test_final_convs_only_add_weights_so_older_cards_still_load() -> None:
+    # A card written before `final_convs` existed has no such kwarg: the default (0)
+    # must rebuild exactly the network those weights came from.
+    older = FashionCNN(10, 4).state_dict()
+    deeper = FashionCNN(10, 4, final_convs=1).state_dict()
+    assert {k: v.shape for k, v in older.items()} == {
+        k: v.shape for k, v in deeper.items() if k in older
+    }
+    assert len(deeper) > len(older)
 
 
 def test_augment_keeps_shape_and_is_reproducible_from_its_generator() -> None:

@@ -129,6 +129,11 @@ def test_card_ties_the_model_to_its_dataset_and_params(project: TinyProject) -> 
     assert card.calibration.temperature > 0.0
     assert card.calibration.threshold == project.params.confidence_threshold
     assert card.model.test_time_flip == project.params.test_time_flip
+    assert card.model.kwargs == {
+        "num_classes": len(card.classes),
+        "width": project.params.width,
+        "final_convs": project.params.final_convs,
+    }
 
 
 def test_test_time_flip_keeps_the_weights_and_is_written_into_the_card(

@@ -20,10 +20,9 @@ from apparel_classifier.error_analysis import (
 from apparel_classifier.errors import run_stage
 from apparel_classifier.evaluation import mistakes_grid, network_view, predicted_caption
 from apparel_classifier.fileio import atomic_path, write_json
-from apparel_classifier.model_card import load_model
+from apparel_classifier.model_card import check_dataset, load_model
 from apparel_classifier.params import ErrorsParams, load_params
 from apparel_classifier.splits import load_processed
-from apparel_classifier.stages.evaluate import check_dataset
 from apparel_classifier.transforms import normalize
 
 log = logging.getLogger(__name__)

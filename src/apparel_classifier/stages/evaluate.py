@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from apparel_classifier import paths
-from apparel_classifier.errors import UserError, run_stage
+from apparel_classifier.errors import run_stage
 from apparel_classifier.evaluation import (
     calibration_metrics,
     classification_metrics,
@@ -30,7 +30,7 @@ from apparel_classifier.evaluation import (
     uncertainty_metrics,
 )
 from apparel_classifier.fileio import atomic_path, write_json
-from apparel_classifier.model_card import dataset_mismatches, load_card, load_model
+from apparel_classifier.model_card import check_dataset, load_model
 from apparel_classifier.params import EvaluateParams, FieldParams, load_params
 from apparel_classifier.splits import FIELD_VAL, load_processed, processed_files
 from apparel_classifier.transforms import normalize
@@ -59,17 +59,6 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> No
 def _write_png(path: Path, image: Image.Image) -> None:
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG")
-
-
-def check_dataset(model_dir: Path, processed_dir: Path) -> None:
-    """Refuse a model whose card names other processed data than the files present."""
-    problems = dataset_mismatches(load_card(model_dir), processed_dir)
-    if problems:
-        raise UserError(
-            f"{model_dir} was trained on a different dataset than the one in {processed_dir} "
-            f"({'; '.join(problems)}). Run `dvc repro` to retrain on the current data, "
-            "or `dvc checkout` to restore the matching data."
-        )
 
 
 def run(

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from apparel_classifier import networks, paths, training
+from apparel_classifier import paths, training
 from apparel_classifier.baseline import baseline_proba, fit_baseline
 from apparel_classifier.errors import UserError, run_stage
 from apparel_classifier.evaluation import field_answers, predict_proba
@@ -46,7 +46,7 @@ def _cnn_proba(processed_dir: Path, keep: np.ndarray, params: Params) -> dict[st
     data = training.load_data(processed_dir, device, ("train", "val", "test"))
     x, y = data.tensors["train"]
     rows = torch.from_numpy(keep).to(device)
-    model = networks.FashionCNN(num_classes=NUM_CLASSES, width=params.width).to(device)
+    model = training.build_network(params).to(device)
     result = training.fit(model, (x[rows], y[rows]), data.tensors["val"], params, data.background)
     model.load_state_dict(result.best_state)
     field = load_processed(processed_dir, FIELD_VAL).images

@@ -18,7 +18,6 @@ from apparel_classifier import (
     training,
 )
 from apparel_classifier.errors import UserError, run_stage
-from apparel_classifier.fashion_mnist import NUM_CLASSES
 from apparel_classifier.model_card import (
     CalibrationInfo,
     CodeInfo,
@@ -79,7 +78,7 @@ def _prepare(
 def train_shard(processed_dir: Path, params: TrainingParams, world: distributed.World) -> None:
     """A rank other than 0: train on its shard of every batch, and write nothing."""
     data = _prepare(processed_dir, params, world)
-    model = networks.FashionCNN(num_classes=NUM_CLASSES, width=params.width).to(data.device)
+    model = training.build_network(params).to(data.device)
     train, val = data.tensors["train"], data.tensors["val"]
     training.fit(model, train, val, params, data.background, world=world)
 
@@ -126,8 +125,7 @@ def run(
         }
         store = ResumeStore(resume_dir, run_key(fingerprint))
 
-    model_kwargs = {"num_classes": NUM_CLASSES, "width": params.width}
-    model = networks.FashionCNN(**model_kwargs).to(device)
+    model = training.build_network(params).to(device)
     result = training.fit(
         model,
         tensors["train"],
@@ -157,7 +155,7 @@ def run(
     card = ModelCard(
         model=ModelInfo(
             architecture=type(model).__name__,
-            kwargs=model_kwargs,
+            kwargs=training.network_kwargs(params),
             weights_file="",  # filled in by save_model
             weights_md5="",
             num_parameters=sum(p.numel() for p in model.parameters()),
