@@ -73,6 +73,7 @@ def main() -> None:
     pool = field_training_split(
         load_folders(paths.FIELD_DIR / paths.FIELD_SPLITS["train"], folders),
         params.field.model_copy(update={"train_repeats": 1, "outside_repeats": 0}),
+        params.preprocess.seed,
     )
     field_val = load_processed(paths.PROCESSED_DIR, FIELD_VAL)
     print(f"Fashion-MNIST subset {len(base_y)}, field pool {len(pool)}, "

@@ -88,6 +88,11 @@ class FieldParams(_Section):
     # Each train photo of a folder without a class joins this many times, to be
     # answered with a uniform distribution: "not sure" (0: left out).
     outside_repeats: Annotated[int, Field(ge=0, le=20)]
+    # Every repeat after a photo's first is another view of it, not a copy: rotated by
+    # up to this many degrees either way and shrunk by up to `repeat_shrink` (0 and 0:
+    # plain copies). Photos lie at any angle and size on a bed; Fashion-MNIST never does.
+    repeat_rotation_deg: Annotated[float, Field(ge=0.0, le=45.0)]
+    repeat_shrink: Annotated[float, Field(ge=0.0, lt=0.5)]
 
     @field_validator("categories")
     @classmethod

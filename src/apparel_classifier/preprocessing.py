@@ -7,11 +7,18 @@ are its other parts; the image transform it shares with serving is `transforms`.
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import yaml
 from sklearn.model_selection import train_test_split
 
-from apparel_classifier.fashion_mnist import CLASS_NAMES, NUM_CLASSES, OUTSIDE, RAW_FILES
+from apparel_classifier.fashion_mnist import (
+    CLASS_NAMES,
+    IMAGE_SIZE,
+    NUM_CLASSES,
+    OUTSIDE,
+    RAW_FILES,
+)
 from apparel_classifier.idx import read_idx
 from apparel_classifier.params import FieldParams
 from apparel_classifier.photos import LabelledPhotos
@@ -45,14 +52,15 @@ def class_counts(labels: np.ndarray) -> dict[str, int]:
     return {name: int(n) for name, n in zip(CLASS_NAMES, counts, strict=True)}
 
 
-def field_training_split(photos: LabelledPhotos, field: FieldParams) -> Split:
+def field_training_split(photos: LabelledPhotos, field: FieldParams, seed: int) -> Split:
     """The field train photos as training rows, each repeated as the params say.
 
     A folder's photos train as its first class, `train_repeats` times: `shoes` (pairs
     seen from above, which footwear is not said) as Sneaker, so the network learns
     that such photos are footwear, and any footwear counts as right. Photos of
     folders without a class train `outside_repeats` times as OUTSIDE (towards a
-    uniform answer: "not sure").
+    uniform answer: "not sure"). Each repeat after a photo's first is another view of
+    it (`other_views`), drawn with `seed`.
     """
     label_of = {
         i: CLASS_NAMES.index(cs[0]) if cs else OUTSIDE
@@ -61,7 +69,28 @@ def field_training_split(photos: LabelledPhotos, field: FieldParams) -> Split:
     labels = np.asarray([label_of[int(k)] for k in photos.labels], dtype=np.int64)
     repeats = np.where(labels == OUTSIDE, field.outside_repeats, field.train_repeats)
     rows = np.repeat(np.arange(len(labels)), repeats)  # photo i, repeats[i] times in a row
-    return Split(photos.images[rows], labels[rows])
+    images = photos.images[rows]
+    later = np.flatnonzero(np.diff(rows, prepend=-1) == 0)  # every row but a photo's first
+    images[later] = other_views(images[later], field, np.random.default_rng(seed))
+    return Split(images, labels[rows])
+
+
+def other_views(images: np.ndarray, field: FieldParams, rng: np.random.Generator) -> np.ndarray:
+    """Each 28×28 image rotated about its centre and shrunk, at random within the params.
+
+    Training's own augmentation only mirrors and shifts by a pixel, which fits
+    Fashion-MNIST's upright, frame-filling studio shots; a photographed garment lies
+    at an angle and fills less of its box. Shrinking only: serving fits every item's
+    longest side to the frame, so a larger view would be cut off.
+    """
+    angles = rng.uniform(-field.repeat_rotation_deg, field.repeat_rotation_deg, len(images))
+    scales = rng.uniform(1.0 - field.repeat_shrink, 1.0, len(images))
+    centre = ((IMAGE_SIZE - 1) / 2, (IMAGE_SIZE - 1) / 2)
+    views = np.empty_like(images)
+    for i, (image, angle, scale) in enumerate(zip(images, angles, scales, strict=True)):
+        matrix = cv2.getRotationMatrix2D(centre, float(angle), float(scale))
+        views[i] = cv2.warpAffine(image, matrix, (IMAGE_SIZE, IMAGE_SIZE), flags=cv2.INTER_LINEAR)
+    return views
 
 
 def import_version(imported_dir: Path) -> str | None:

@@ -5,7 +5,9 @@ from pathlib import Path
 import numpy as np
 
 from apparel_classifier.fashion_mnist import CLASS_NAMES, OUTSIDE
-from apparel_classifier.params import parse_params
+from apparel_classifier.params import load_params, parse_params
+from apparel_classifier.photos import LabelledPhotos
+from apparel_classifier.preprocessing import field_training_split
 from apparel_classifier.stages import preprocess
 from tests.fakes import tiny_params, write_fake_raw
 from tests.images import write_fake_field
@@ -63,3 +65,38 @@ def test_validation_photos_never_reach_the_training_split(tmp_path: Path) -> Non
     assert info["field"]["counts"]["validation"] == dict.fromkeys(categories, 4)
     field_val = (tmp_path / d / "field_val_labels.npy" for d in ("before", "after"))
     assert [len(np.load(f)) for f in field_val] == [len(categories), 4 * len(categories)]
+
+
+def _photos(count: int) -> LabelledPhotos:
+    """`count` photos of the first folder: a light block on black, as converted photos are."""
+    images = np.zeros((count, 28, 28), dtype=np.uint8)
+    images[:, 4:24, 8:20] = np.arange(1, count + 1, dtype=np.uint8)[:, None, None] * 20
+    return LabelledPhotos(images, np.zeros(count, dtype=np.int64), [], {})
+
+
+def test_repeats_after_a_photos_first_are_other_views_of_it() -> None:
+    field = load_params().field.model_copy(
+        update={"train_repeats": 3, "repeat_rotation_deg": 15.0, "repeat_shrink": 0.1}
+    )
+    photos = _photos(4)
+    rows = field_training_split(photos, field, seed=0)
+
+    assert len(rows) == 3 * len(photos)
+    for photo, image in enumerate(photos.images):
+        first, *later = rows.images[3 * photo : 3 * photo + 3]
+        assert (first == image).all()  # the photo as converted, once
+        for view in later:
+            assert not (view == image).all()  # rotated and shrunk...
+            assert (view > 0).sum() > 0.7 * (image > 0).sum()  # ...but the item, not cut off
+            assert view.max() <= image.max()  # no brighter than the photo
+    again = field_training_split(photos, field, seed=0)
+    assert (again.images == rows.images).all()  # drawn with the seed: a reproducible dataset
+
+
+def test_no_rotation_and_no_shrink_repeat_plain_copies() -> None:
+    field = load_params().field.model_copy(
+        update={"train_repeats": 2, "repeat_rotation_deg": 0.0, "repeat_shrink": 0.0}
+    )
+    rows = field_training_split(_photos(3), field, seed=0)
+
+    assert (rows.images == np.repeat(_photos(3).images, 2, axis=0)).all()

@@ -17,7 +17,13 @@ from tests.fakes import fake_split, idx_bytes, write_fake_raw
 
 N_TRAIN, N_TEST, VAL_FRACTION = 200, 100, 0.1
 SPLIT = PreprocessParams(val_fraction=VAL_FRACTION, seed=42)
-FIELD = FieldParams(categories={"pants": ["Trouser"]}, train_repeats=2, outside_repeats=2)
+FIELD = FieldParams(
+    categories={"pants": ["Trouser"]},
+    train_repeats=2,
+    outside_repeats=2,
+    repeat_rotation_deg=15.0,
+    repeat_shrink=0.1,
+)
 
 
 def _dataset(train_size: int = N_TRAIN, test_size: int = N_TEST) -> DatasetParams:

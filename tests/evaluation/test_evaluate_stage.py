@@ -22,7 +22,13 @@ from apparel_classifier.stages import baseline, evaluate, train
 from tests.tiny_pipeline import TinyProject, make_tiny_project
 
 EVAL = EvaluateParams(batch_size=64, mistakes_shown=6)
-FIELD = FieldParams(categories={"pants": ["Trouser"]}, train_repeats=1, outside_repeats=1)
+FIELD = FieldParams(
+    categories={"pants": ["Trouser"]},
+    train_repeats=1,
+    outside_repeats=1,
+    repeat_rotation_deg=0.0,
+    repeat_shrink=0.0,
+)
 
 
 @pytest.fixture(scope="module")

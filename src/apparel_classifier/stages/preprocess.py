@@ -52,7 +52,7 @@ def run(
     field_dirs = {k: field_dir / v for k, v in paths.FIELD_SPLITS.items()} if field_dir else {}
     field_train = load_folders(field_dirs.get("train"), folders)
     field_val = load_folders(field_dirs.get("val"), folders)
-    from_field = field_training_split(field_train, field)
+    from_field = field_training_split(field_train, field, params.seed)
     train = Split(
         np.concatenate([train.images, extra.images, from_field.images]),
         np.concatenate([train.labels, extra.labels, from_field.labels]),
