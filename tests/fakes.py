@@ -9,6 +9,7 @@ import numpy as np
 import yaml
 
 from apparel_classifier.fashion_mnist import NUM_CLASSES, RAW_FILES
+from apparel_classifier.params import FieldParams
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,3 +58,15 @@ def tiny_params(
     params.update(epochs=2, batch_size=32, width=8, device="cpu")
     params.update(overrides)
     return params
+
+
+def one_folder_field(**overrides: Any) -> FieldParams:
+    """Field params for one folder, `pants` (Trouser): each photo trained once, as is."""
+    values: dict[str, Any] = {
+        "categories": {"pants": ["Trouser"]},
+        "train_repeats": 1,
+        "outside_repeats": 1,
+        "repeat_rotation_deg": 0.0,
+        "repeat_shrink": 0.0,
+    }
+    return FieldParams(**(values | overrides))

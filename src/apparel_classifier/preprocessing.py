@@ -70,8 +70,9 @@ def field_training_split(photos: LabelledPhotos, field: FieldParams, seed: int) 
     repeats = np.where(labels == OUTSIDE, field.outside_repeats, field.train_repeats)
     rows = np.repeat(np.arange(len(labels)), repeats)  # photo i, repeats[i] times in a row
     images = photos.images[rows]
-    later = np.flatnonzero(np.diff(rows, prepend=-1) == 0)  # every row but a photo's first
-    images[later] = other_views(images[later], field, np.random.default_rng(seed))
+    if field.repeat_rotation_deg or field.repeat_shrink:  # else plain copies: nothing to warp
+        later = np.flatnonzero(np.diff(rows, prepend=-1) == 0)  # every row but a photo's first
+        images[later] = other_views(images[later], field, np.random.default_rng(seed))
     return Split(images, labels[rows])
 
 

@@ -8,21 +8,17 @@ import numpy as np
 import pytest
 
 from apparel_classifier.fashion_mnist import NUM_CLASSES, RAW_FILES
-from apparel_classifier.params import DatasetParams, FieldParams, PreprocessParams
+from apparel_classifier.params import DatasetParams, PreprocessParams
 from apparel_classifier.preprocessing import split_train_val
 from apparel_classifier.schema import SchemaError, validate
 from apparel_classifier.splits import Split, processed_files
 from apparel_classifier.stages import preprocess
-from tests.fakes import fake_split, idx_bytes, write_fake_raw
+from tests.fakes import fake_split, idx_bytes, one_folder_field, write_fake_raw
 
 N_TRAIN, N_TEST, VAL_FRACTION = 200, 100, 0.1
 SPLIT = PreprocessParams(val_fraction=VAL_FRACTION, seed=42)
-FIELD = FieldParams(
-    categories={"pants": ["Trouser"]},
-    train_repeats=2,
-    outside_repeats=2,
-    repeat_rotation_deg=15.0,
-    repeat_shrink=0.1,
+FIELD = one_folder_field(
+    train_repeats=2, outside_repeats=2, repeat_rotation_deg=15.0, repeat_shrink=0.1
 )
 
 

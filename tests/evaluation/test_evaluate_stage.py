@@ -17,18 +17,13 @@ from apparel_classifier.evaluation import (
     most_confident_mistakes,
 )
 from apparel_classifier.fashion_mnist import CLASS_NAMES
-from apparel_classifier.params import BaselineParams, EvaluateParams, FieldParams
+from apparel_classifier.params import BaselineParams, EvaluateParams
 from apparel_classifier.stages import baseline, evaluate, train
+from tests.fakes import one_folder_field
 from tests.tiny_pipeline import TinyProject, make_tiny_project
 
 EVAL = EvaluateParams(batch_size=64, mistakes_shown=6)
-FIELD = FieldParams(
-    categories={"pants": ["Trouser"]},
-    train_repeats=1,
-    outside_repeats=1,
-    repeat_rotation_deg=0.0,
-    repeat_shrink=0.0,
-)
+FIELD = one_folder_field()
 
 
 @pytest.fixture(scope="module")
