@@ -22,8 +22,8 @@ class FashionCNN(nn.Module):
     at the last 3×3 resolution, and a linear classifier.
 
     Sized for a 2-core CPU: about 8 M multiply-adds per 28×28 image at width 32, and
-    1.3 M more per final convolution. Depth is cheapest there: a 3×3 map has a ninth
-    of the positions of the 7×7 map before it.
+    1.3 M more per final convolution. Depth is cheapest there: a 3×3 map has 9 positions
+    against the 49 of the 7×7 map before it.
     """
 
     def __init__(self, num_classes: int = 10, width: int = 32, final_convs: int = 0) -> None:

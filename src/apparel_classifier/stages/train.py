@@ -194,6 +194,8 @@ def main() -> None:
     started_at, started = runlog.utc_now(), time.perf_counter()
     git = runlog.git_state()  # before training: the commit the run started from
     params = load_params()
+    # Here before torchrun starts any process (one clear error, not one per rank);
+    # _prepare checks again for callers of run() that skip main.
     check_device(params.training)
     if params.processes > 1 and not distributed.under_torchrun():
         # `dvc repro` runs this module once; it becomes `processes` training processes.
