@@ -2,7 +2,8 @@
 
 Usage: python -m tools.bench_pipeline [--skip-pipeline] [--repeats 5]   (`make bench`)
 
-1. Throughput: the median of several short timed runs of the real training step.
+1. Throughput: the median of several short timed runs of the real training step, and
+   the arithmetic rate it means (torch's FLOP counter on one step).
 2. Time to accuracy: the `train` stage's own data, params and `training.fit`, in this
    process, with the test accuracy measured after each epoch off the clock (fit's
    epoch timer has stopped when it calls back), against cumulative training seconds.
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from apparel_classifier import paths, training
 from apparel_classifier.fashion_mnist import NUM_CLASSES
@@ -70,8 +72,8 @@ def time_stage(stage: str) -> tuple[float, float]:
     return seconds, int(lines[-1]) / 1024  # Linux reports KiB
 
 
-def throughput(params: TrainingParams, batches: int, repeats: int) -> list[float]:
-    """Training images per second (augmentation included), one figure per repeat."""
+def throughput(params: TrainingParams, batches: int, repeats: int) -> tuple[list[float], float]:
+    """Training images per second (augmentation included), one per repeat; FLOPs per image."""
     training.make_deterministic(params.seed)
     device = training.resolve_device(params.device)
     model = training.build_network(params).to(device)
@@ -80,7 +82,12 @@ def throughput(params: TrainingParams, batches: int, repeats: int) -> list[float
     generator = training.epoch_generator(params.seed, 0, device)
     x = torch.randn(params.batch_size, 1, 28, 28, device=device, generator=generator)
     y = torch.randint(0, NUM_CLASSES, (params.batch_size,), device=device, generator=generator)
-    training.train_step(model, optimizer, x, y, params.label_smoothing)  # warm-up
+    # The warm-up step, counted by torch's own counter: convolutions and matrix products,
+    # forward and backward (the arithmetic that matters; BatchNorm, ReLU, pooling and the
+    # SGD update are memory traffic). Images/s times this, against the CPU's peak, says how
+    # much a faster kernel could still give.
+    with FlopCounterMode(display=False) as counter:
+        training.train_step(model, optimizer, x, y, params.label_smoothing)
     rates = []
     for _ in range(repeats):
         if device.type == "cuda":
@@ -91,7 +98,7 @@ def throughput(params: TrainingParams, batches: int, repeats: int) -> list[float
             loss, _ = training.train_step(model, optimizer, batch, y, params.label_smoothing)
         loss.item()  # waits for the device
         rates.append(batches * params.batch_size / (time.perf_counter() - started))
-    return rates
+    return rates, counter.get_total_flops() / params.batch_size
 
 
 def time_to_accuracy(params: TrainingParams) -> None:
@@ -145,11 +152,16 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params()
 
     print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    rates = throughput(params.training, args.batches, args.repeats)
+    rates, flops = throughput(params.training, args.batches, args.repeats)
+    median = statistics.median(rates)
     print(
-        f"training throughput: median {statistics.median(rates):,.0f} img/s "
+        f"training throughput: median {median:,.0f} img/s "
         f"over {args.repeats} runs of {args.batches} batches of {params.batch_size} "
         f"(min {min(rates):,.0f}, max {max(rates):,.0f}; {torch.get_num_threads()} threads)"
+    )
+    print(
+        f"arithmetic: {flops / 1e6:.1f} MFLOP per training image (convolutions and matrix "
+        f"products, forward and backward), {median * flops / 1e9:.0f} GFLOP/s at the median"
     )
     time_to_accuracy(params.training)
     if args.skip_pipeline:
