@@ -7,10 +7,15 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from apparel_classifier.model_card import load_card
 from apparel_classifier.monitoring import DriftMonitor, build_profile
+from apparel_classifier.serving import metrics
+from apparel_classifier.serving.app import create_app
+from apparel_classifier.serving.fleet import DRIFT_EXPORT_EVERY
 from tests.images import encode, fashion_item, product_photo
 from tools.server import running_server
 
@@ -102,6 +107,21 @@ def test_monitoring_reports_drift_for_inputs_unlike_the_training_data(
     }  # fmt: skip
     assert min(t["p_value"] for t in after["tests"]) < after["threshold"]
     assert _total(samples, "apparel_drift") == 1
+
+
+def test_a_worker_refreshes_its_drift_gauge_every_few_requests_without_a_scrape(
+    tiny_model_dir: Path,
+) -> None:
+    # With several workers a scrape reaches only one; the others' gauges must not go stale.
+    # In process, so the gauge is read without a scrape (which would refresh it itself).
+    metrics.DRIFT.set(7)  # a value no verdict has
+    with TestClient(create_app(tiny_model_dir)) as http:
+        for sent in range(1, DRIFT_EXPORT_EVERY + 1):
+            ok = http.post("/predict", files={"file": ("x.png", PNG, "image/png")})
+            assert ok.status_code == 200
+            # TestClient returns after the background tasks, where the verdict is exported.
+            gauge = REGISTRY.get_sample_value("apparel_drift")
+            assert gauge == (-1 if sent == DRIFT_EXPORT_EVERY else 7)  # -1: too few for a verdict
 
 
 # -- the drift tests on synthetic data ------------------------------------------------------
