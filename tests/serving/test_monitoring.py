@@ -119,7 +119,6 @@ def test_a_worker_refreshes_its_drift_gauge_every_few_requests_without_a_scrape(
         for sent in range(1, DRIFT_EXPORT_EVERY + 1):
             ok = http.post("/predict", files={"file": ("x.png", PNG, "image/png")})
             assert ok.status_code == 200
-            # TestClient returns after the background tasks, where the verdict is exported.
             gauge = REGISTRY.get_sample_value("apparel_drift")
             assert gauge == (-1 if sent == DRIFT_EXPORT_EVERY else 7)  # -1: too few for a verdict
 

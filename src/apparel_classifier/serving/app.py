@@ -177,18 +177,15 @@ def _finish(
     uploads: list[bytes],
     tasks: BackgroundTasks,
 ) -> None:
-    """Metrics now; the drift verdict, the shadow answer and the log line after the response."""
+    """Metrics and drift now; the shadow answer and the log line after the response."""
     fleet: Fleet = request.app.state.fleet
     model = answered.model
-    drift_due = False
     for image, p in zip(images, predictions, strict=True):
         metrics.PREDICTIONS.labels(model.version, model.role, p.category, "answer").inc()
         metrics.CONFIDENCE.labels(model.version, model.role).observe(p.confidence)
         if p.uncertain:
             metrics.UNCERTAIN.labels(model.version, model.role).inc()
-        drift_due |= fleet.observe(image, p, answered_by_prod=model is fleet.prod)
-    if drift_due:  # five statistical tests: the client need not wait for them
-        tasks.add_task(fleet.export_drift)
+        fleet.observe(image, p, answered_by_prod=model is fleet.prod)
     log: PredictionLog | None = request.app.state.log
     if answered.other is None and log is None:
         return

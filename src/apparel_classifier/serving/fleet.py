@@ -32,7 +32,7 @@ from apparel_classifier.serving.models import (
 log = logging.getLogger(__name__)
 
 STATE_FILE = "serving_state.json"
-DRIFT_EXPORT_EVERY = 20  # requests between drift verdicts exported as gauges (each costs 6-12 ms)
+DRIFT_EXPORT_EVERY = 20  # requests between drift verdicts exported as gauges (6-12 ms each)
 
 
 class Fleet:
@@ -92,19 +92,16 @@ class Fleet:
 
     # -- monitoring -----------------------------------------------------------------------
 
-    def observe(self, image: np.ndarray, p: Prediction, answered_by_prod: bool) -> bool:
-        """Add a live request to the drift window (the prod model's answers only).
-
-        True when the gauges are due a fresh verdict: the caller runs `export_drift` after
-        the response, since the tests take milliseconds. With several workers a scrape
-        reaches one of them, so each refreshes its own gauges every few requests.
-        """
+    def observe(self, image: np.ndarray, p: Prediction, answered_by_prod: bool) -> None:
+        """Add a live request to the drift window (the prod model's answers only)."""
         if self.monitor is None or not answered_by_prod:
-            return False
+            return
         with self._lock:
             self.monitor.observe(image, p.class_id, p.confidence, p.uncertain)
             self._observed += 1
-            return self._observed % DRIFT_EXPORT_EVERY == 0
+            report = self.monitor.report() if self._observed % DRIFT_EXPORT_EVERY == 0 else None
+        if report is not None:
+            metrics.record_drift(report)
 
     def drift(self) -> DriftReport | None:
         """The verdict on this process's window; None when the prod model has no profile."""
@@ -118,15 +115,11 @@ class Fleet:
         now = datetime.now(UTC)
         return {m.role: (now - m.source.trained_at).total_seconds() for m in self.models}
 
-    def export_drift(self) -> None:
-        """Refresh the drift gauges from this process's window."""
-        if (report := self.drift()) is not None:
-            metrics.record_drift(report)
-
     def export_gauges(self) -> None:
         """Refresh the gauges a scrape reads: model ages and the drift verdict."""
         metrics.record_model_age(self.ages())
-        self.export_drift()
+        if (report := self.drift()) is not None:
+            metrics.record_drift(report)
 
     # -- internals ------------------------------------------------------------------------
 
