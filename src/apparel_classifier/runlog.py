@@ -12,9 +12,11 @@ import json
 import platform
 import socket
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+import torch
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,18 @@ class GitState:
 
     commit: str | None
     dirty: bool
+
+
+def cpu() -> str:
+    """The CPU's model name and torch's kernel instruction set, e.g. `AMD EPYC, AVX2 kernels`."""
+    try:
+        info = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:  # not Linux
+        info = ""
+    names = [line.split(":", 1)[1].strip() for line in info.splitlines()
+             if line.startswith("model name")]  # fmt: skip
+    name = names[0] if names else platform.machine()
+    return f"{name}, {torch.backends.cpu.get_cpu_capability()} kernels"
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,9 @@ class RunRecord:
     git_commit: str | None
     git_dirty: bool
     weights_md5: str
+    # The CPU and the vector instructions torch's kernels chose on it: other kernels round
+    # floats otherwise, so the same inputs train other weights (README, Results).
+    cpu: str = field(default_factory=cpu)
 
 
 def utc_now() -> str:

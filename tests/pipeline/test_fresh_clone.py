@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.pipeline.repo import Repo
 
@@ -50,3 +51,5 @@ def test_a_fresh_clone_reproduces_dvc_lock_byte_for_byte(repo: Repo, tmp_path: P
     assert run["git_commit"] == committed
     assert run["git_dirty"] is False
     assert run["wall_seconds"] > 0
+    # Which kernels trained it: another CPU's round floats otherwise (README, Results).
+    assert run["cpu"].endswith(f", {torch.backends.cpu.get_cpu_capability()} kernels")
