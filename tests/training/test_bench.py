@@ -1,4 +1,4 @@
-"""The training benchmark's what-if: the real step under bf16 autocast (`make bench --bf16`)."""
+"""The bench's what-if: the real training step under bf16 autocast (`make bench`, `--bf16`)."""
 
 import pytest
 import torch
