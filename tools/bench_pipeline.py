@@ -78,9 +78,13 @@ def time_stage(stage: str) -> tuple[float, float]:
     return seconds, int(lines[-1]) / 1024  # Linux reports KiB
 
 
-def _bf16_step(device: torch.device) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
-    """`training.train_step` under bf16 autocast: the forward pass and the loss in bf16."""
+def training_step(
+    device: torch.device, bf16: bool
+) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
+    """`training.train_step`, or it under bf16 autocast (the forward pass and the loss in bf16)."""
     plain_step = training.train_step
+    if not bf16:
+        return plain_step
 
     def step(*args: Any, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.autocast(device.type, dtype=torch.bfloat16):
@@ -105,7 +109,7 @@ def throughput(
     # forward and backward (the arithmetic that matters; BatchNorm, ReLU, pooling and the
     # SGD update are memory traffic). Images/s times this, against the CPU's peak, says how
     # much a faster kernel could still give.
-    step = _bf16_step(device) if bf16 else training.train_step
+    step = training_step(device, bf16)
     with FlopCounterMode(display=False) as counter:
         step(model, optimizer, x, y, params.label_smoothing)
     rates = []
@@ -139,7 +143,7 @@ def time_to_accuracy(params: TrainingParams, bf16: bool = False) -> None:
     # fit has no precision param (the pipeline trains fp32), so the what-if swaps in its own
     # step under autocast. Autocast around the whole of fit broke training instead (validation
     # accuracy 0.74, fp32 test accuracy 0.10 after 10 epochs).
-    step = _bf16_step(device) if bf16 else training.train_step
+    step = training_step(device, bf16)
     with mock.patch.object(training, "train_step", step):
         result = training.fit(
             model, data.tensors["train"], data.tensors["val"], params, data.background, None, score

@@ -5,7 +5,7 @@ import torch
 
 from apparel_classifier import training
 from apparel_classifier.params import load_params
-from tools.bench_pipeline import _bf16_step, throughput
+from tools.bench_pipeline import throughput, training_step
 
 SMALL = {"batch_size": 8, "width": 8, "device": "cpu"}
 
@@ -15,7 +15,7 @@ def test_the_bf16_step_runs_the_network_in_bf16_and_keeps_fp32_weights() -> None
     model = training.build_network(params)
     optimizer, _ = training.build_optimizer(model, params, total_steps=10)
     x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
-    loss, logits = _bf16_step(torch.device("cpu"))(model, optimizer, x, y, 0.1)
+    loss, logits = training_step(torch.device("cpu"), bf16=True)(model, optimizer, x, y, 0.1)
     assert logits.dtype == torch.bfloat16  # the forward pass ran under autocast
     assert torch.isfinite(loss)
     assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in model.parameters())
