@@ -1,6 +1,7 @@
 """Benchmark: time to accuracy, training throughput, and each stage's wall time and peak memory.
 
-Usage: python -m tools.bench_pipeline [--skip-pipeline] [--repeats 5] [--bf16]   (`make bench`)
+Usage: python -m tools.bench_pipeline [--skip-pipeline] [--repeats 5] [--precision P]
+(`make bench`)
 
 1. Throughput: the median of several short timed runs of the real training step, and
    the arithmetic rate it means (torch's FLOP counter on one step).
@@ -10,8 +11,9 @@ Usage: python -m tools.bench_pipeline [--skip-pipeline] [--repeats 5] [--bf16]  
 3. The pipeline, stage by stage (`dvc repro -f -s <stage>`), with each stage's peak
    memory. Steps 2 and 3 each train once: several minutes on a 2-core CPU.
 
-`--bf16` asks what steps 1 and 2 would give with the training step under bf16 autocast
-(validation and test accuracy in fp32). The pipeline has no such param: it trains fp32.
+Steps 1 and 2 train in the `precision` of params.yaml, as `train` does (`auto`: bf16
+where the hardware has it); `--precision fp32` or `bf16` measures the other one on the
+same machine.
 """
 
 import argparse
@@ -22,10 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-from unittest import mock
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -78,24 +77,7 @@ def time_stage(stage: str) -> tuple[float, float]:
     return seconds, int(lines[-1]) / 1024  # Linux reports KiB
 
 
-def training_step(
-    device: torch.device, bf16: bool
-) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
-    """`training.train_step`, or it under bf16 autocast (the forward pass and the loss in bf16)."""
-    plain_step = training.train_step
-    if not bf16:
-        return plain_step
-
-    def step(*args: Any, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        with torch.autocast(device.type, dtype=torch.bfloat16):
-            return plain_step(*args, **kwargs)
-
-    return step
-
-
-def throughput(
-    params: TrainingParams, batches: int, repeats: int, bf16: bool = False
-) -> tuple[list[float], float]:
+def throughput(params: TrainingParams, batches: int, repeats: int) -> tuple[list[float], float]:
     """Training images per second (augmentation included), one per repeat; FLOPs per image."""
     training.make_deterministic(params.seed)
     device = training.resolve_device(params.device)
@@ -105,13 +87,13 @@ def throughput(
     generator = training.epoch_generator(params.seed, 0, device)
     x = torch.randn(params.batch_size, 1, 28, 28, device=device, generator=generator)
     y = torch.randint(0, NUM_CLASSES, (params.batch_size,), device=device, generator=generator)
+    bf16 = training.resolve_precision(params.precision, device) == "bf16"
     # The warm-up step, counted by torch's own counter: convolutions and matrix products,
     # forward and backward (the arithmetic that matters; BatchNorm, ReLU, pooling and the
     # SGD update are memory traffic). Images/s times this, against the CPU's peak, says how
     # much a faster kernel could still give.
-    step = training_step(device, bf16)
     with FlopCounterMode(display=False) as counter:
-        step(model, optimizer, x, y, params.label_smoothing)
+        training.train_step(model, optimizer, x, y, params.label_smoothing, bf16)
     rates = []
     for _ in range(repeats):
         if device.type == "cuda":
@@ -119,13 +101,13 @@ def throughput(
         started = time.perf_counter()
         for _ in range(batches):
             batch = training.augment(x, params.augment, 0.0, generator)
-            loss, _ = step(model, optimizer, batch, y, params.label_smoothing)
+            loss, _ = training.train_step(model, optimizer, batch, y, params.label_smoothing, bf16)
         loss.item()  # waits for the device
         rates.append(batches * params.batch_size / (time.perf_counter() - started))
     return rates, counter.get_total_flops() / params.batch_size
 
 
-def time_to_accuracy(params: TrainingParams, bf16: bool = False) -> None:
+def time_to_accuracy(params: TrainingParams) -> None:
     """Train as the stage does; print test accuracy per epoch against training seconds."""
     training.make_deterministic(params.seed)
     device = training.resolve_device(params.device)
@@ -140,17 +122,13 @@ def time_to_accuracy(params: TrainingParams, bf16: bool = False) -> None:
         rows.append((record, _accuracy(plain, test_y), _accuracy(flipped, test_y)))
 
     train_x, _ = data.tensors["train"]
-    # fit has no precision param (the pipeline trains fp32), so the what-if swaps in its own
-    # step under autocast. Autocast around the whole of fit broke training instead (validation
-    # accuracy 0.74, fp32 test accuracy 0.10 after 10 epochs).
-    step = training_step(device, bf16)
-    with mock.patch.object(training, "train_step", step):
-        result = training.fit(
-            model, data.tensors["train"], data.tensors["val"], params, data.background, None, score
-        )
+    result = training.fit(
+        model, data.tensors["train"], data.tensors["val"], params, data.background, None, score
+    )
     served = "flip average" if params.test_time_flip else "plain"
+    precision = training.resolve_precision(params.precision, device)
     print(f"\ntime to accuracy ({len(train_x):,} training rows per epoch, {device}, "
-          f"{'bf16 autocast' if bf16 else 'fp32'}; "
+          f"{precision} training step; "
           f"the model answers with the {served} column):")  # fmt: skip
     print(f"{'epoch':>5}{'train s':>10}{'val acc':>10}{'test: plain':>13}{'flip average':>14}")
     for record, plain_acc, flip_acc in rows:
@@ -179,16 +157,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument(
-        "--bf16", action="store_true",
-        help="train under bf16 autocast (fast only where the CPU has AVX512_BF16 or AMX, or on "
-        "CUDA)",
+        "--precision", choices=("auto", "fp32", "bf16"),
+        help="the training step's number format instead of params.yaml's (bf16 is fast only "
+        "where the CPU has AVX512_BF16 or AMX, or on CUDA)",
     )  # fmt: skip
     args = parser.parse_args(argv)
     params = load_params()
+    if args.precision:
+        params = params.model_copy(update={"precision": args.precision})
 
+    precision = training.resolve_precision(params.precision, training.resolve_device(params.device))
     print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; "
-          f"torch kernels: {torch.backends.cpu.get_cpu_capability()}")  # fmt: skip
-    rates, flops = throughput(params.training, args.batches, args.repeats, args.bf16)
+          f"torch kernels: {torch.backends.cpu.get_cpu_capability()}; "
+          f"precision {params.precision}: {precision}")  # fmt: skip
+    rates, flops = throughput(params.training, args.batches, args.repeats)
     median = statistics.median(rates)
     print(
         f"training throughput: median {median:,.0f} img/s "
@@ -199,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
         f"arithmetic: {flops / 1e6:.1f} MFLOP per training image (convolutions and matrix "
         f"products, forward and backward), {median * flops / 1e9:.0f} GFLOP/s at the median"
     )
-    time_to_accuracy(params.training, args.bf16)
+    time_to_accuracy(params.training)
     if args.skip_pipeline:
         return
 

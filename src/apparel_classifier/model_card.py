@@ -18,7 +18,7 @@ run started from go to the run log instead (see `runlog`).
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -80,6 +80,9 @@ class TrainingInfo(_Part):
     val_loss: float
     val_accuracy: float
     device: str
+    # The training step's number format, as `precision: auto` resolved it on this machine
+    # (cards written before the param existed trained fp32).
+    precision: Literal["fp32", "bf16"] = "fp32"
     processes: int = 1  # the DDP world size (one process per GPU, or a share of the cores)
 
 

@@ -118,6 +118,9 @@ class TrainingParams(_Section):
 
     seed: Annotated[int, Field(ge=0)]
     device: Literal["auto", "cpu", "cuda"]
+    # The number format of the training step's forward pass: bf16 autocast where the
+    # hardware computes bf16 natively (`auto`), else fp32. Weights stay fp32 either way.
+    precision: Literal["auto", "fp32", "bf16"]
     # Training processes (DistributedDataParallel, launched through torchrun when above
     # one): each trains on its 1/processes shard of every batch.
     processes: Annotated[int, Field(ge=1, le=256)]

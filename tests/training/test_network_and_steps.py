@@ -140,3 +140,30 @@ def test_flip_average_is_the_mean_of_both_views_and_keeps_mirror_images_alone() 
         predict_logits(model, symmetric, 4, flip=True), predict_logits(model, symmetric, 4)
     )
     assert model.training  # the mode is restored
+
+
+def test_a_bf16_step_runs_the_network_in_bf16_and_keeps_fp32_weights_and_loss() -> None:
+    torch.manual_seed(0)
+    model = FashionCNN(num_classes=10, width=4)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    before = [p.detach().clone() for p in model.parameters()]
+    loss, logits = training.train_step(model, optimizer, x, y, 0.1, bf16=True)
+    assert logits.dtype == torch.bfloat16  # the forward pass ran under autocast
+    assert loss.dtype == torch.float32
+    assert torch.isfinite(loss)
+    after = list(model.parameters())
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in after)
+    assert any(not torch.equal(a, b) for a, b in zip(after, before, strict=True))  # it stepped
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_auto_precision_is_bf16_exactly_where_the_hardware_has_it(
+    device: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dev = torch.device(device)
+    for native in (True, False):
+        monkeypatch.setattr(training, "native_bf16", lambda d, native=native: native)
+        assert training.resolve_precision("auto", dev) == ("bf16" if native else "fp32")
+        assert training.resolve_precision("fp32", dev) == "fp32"
+        assert training.resolve_precision("bf16", dev) == "bf16"

@@ -23,11 +23,19 @@ def project(tmp_path: Path) -> TinyProject:
     return make_tiny_project(tmp_path, epochs=3)
 
 
+# bf16 rounds otherwise, but must be as reproducible: it runs here whatever the CPU (where
+# it is emulated, only slower).
+@pytest.fixture(params=["fp32", "bf16"])
+def either_precision(request: pytest.FixtureRequest, tmp_path: Path) -> TinyProject:
+    return make_tiny_project(tmp_path, epochs=3, precision=request.param)
+
+
 def weights_bytes(model_dir: Path) -> bytes:
     return (model_dir / WEIGHTS_FILE).read_bytes()
 
 
-def test_two_runs_write_byte_identical_weights_and_cards(project: TinyProject) -> None:
+def test_two_runs_write_byte_identical_weights_and_cards(either_precision: TinyProject) -> None:
+    project = either_precision
     train.run(project.processed, project.models("a"), None, project.params, project.params.dataset)
     train.run(project.processed, project.models("b"), None, project.params, project.params.dataset)
     assert weights_bytes(project.models("a")) == weights_bytes(project.models("b"))
@@ -35,7 +43,10 @@ def test_two_runs_write_byte_identical_weights_and_cards(project: TinyProject) -
     assert card_a.read_bytes() == card_b.read_bytes()
 
 
-def test_interrupted_run_resumes_and_ends_with_identical_weights(project: TinyProject) -> None:
+def test_interrupted_run_resumes_and_ends_with_identical_weights(
+    either_precision: TinyProject,
+) -> None:
+    project = either_precision
     train.run(
         project.processed, project.models("straight"), None, project.params, project.params.dataset
     )
@@ -170,3 +181,18 @@ def test_card_holds_only_what_the_inputs_decide(project: TinyProject) -> None:
     assert "src/apparel_classifier/training.py" in card.code.files
     assert card.code.digest == provenance.code_digest(card.code.files)
     assert card.model.architecture == "FashionCNN"
+
+
+def test_the_card_says_which_precision_trained_the_weights(tmp_path: Path) -> None:
+    fp32 = make_tiny_project(tmp_path / "fp32", epochs=1, precision="fp32")
+    bf16 = make_tiny_project(tmp_path / "bf16", epochs=1, precision="bf16")
+    cards = {
+        p.params.precision: train.run(p.processed, p.models(), None, p.params, p.params.dataset)[0]
+        for p in (fp32, bf16)
+    }
+    assert {name: card.training.precision for name, card in cards.items()} == {
+        "fp32": "fp32",
+        "bf16": "bf16",
+    }
+    # The same data and seed, other rounding: other weights.
+    assert cards["fp32"].model.weights_md5 != cards["bf16"].model.weights_md5

@@ -44,7 +44,18 @@ log = logging.getLogger(__name__)
 
 def check_device(params: TrainingParams) -> None:
     """Refuse a CUDA request this machine cannot serve, before any process starts."""
-    if training.resolve_device(params.device).type != "cuda":
+    device = training.resolve_device(params.device)
+    if params.precision == "bf16" and not training.native_bf16(device):
+        if device.type == "cuda":
+            raise UserError(
+                "params.yaml asks for precision: bf16, but this GPU has no bf16 arithmetic "
+                "(it came with Ampere); use auto or fp32"
+            )
+        log.warning(
+            "precision: bf16 on a CPU without AVX512_BF16 or AMX: bf16 is emulated there, "
+            "several times slower than fp32 (auto picks fp32 on this machine)"
+        )
+    if device.type != "cuda":
         return
     if not torch.cuda.is_available():
         raise UserError(
@@ -112,6 +123,7 @@ def run(
     code_files = provenance.stage_code_files("train")
     code = CodeInfo(digest=provenance.code_digest(code_files), files=code_files)
     versions = provenance.library_versions()
+    precision = training.resolve_precision(params.precision, device)
     store = None
     if resume_dir is not None:
         fingerprint = {
@@ -120,6 +132,7 @@ def run(
             "code": code.digest,
             "versions": versions,
             "device": str(device),
+            "precision": precision,  # what `auto` chose depends on the machine
             "threads": torch.get_num_threads(),  # the thread count changes float sums
             "processes": world.size,
         }
@@ -180,6 +193,7 @@ def run(
             val_loss=result.best_val_loss,
             val_accuracy=result.best_val_accuracy,
             device=str(device),
+            precision=precision,
             processes=world.size,
         ),
     )
@@ -255,9 +269,10 @@ def _train_and_log(
     runlog.append(paths.TRAIN_RUN_LOG, record)
     t = card.training
     log.info(
-        "train: best epoch %d of %d, val loss %.4f, val accuracy %.4f, %.0f s on %s (run log: %s)",
+        "train: best epoch %d of %d, val loss %.4f, val accuracy %.4f, %.0f s on %s in %s "
+        "(run log: %s)",
         t.best_epoch, t.epochs_run, t.val_loss, t.val_accuracy, result.train_seconds, t.device,
-        paths.TRAIN_RUN_LOG,
+        t.precision, paths.TRAIN_RUN_LOG,
     )  # fmt: skip
 
 
