@@ -4,8 +4,10 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
-from apparel_classifier import provenance
+from apparel_classifier import provenance, training
+from apparel_classifier.errors import UserError
 from apparel_classifier.model_card import CARD_FILE, WEIGHTS_FILE, load_model
 from apparel_classifier.params import TRAINING_KEYS
 from apparel_classifier.resume import STATE_FILE
@@ -196,3 +198,15 @@ def test_the_card_says_which_precision_trained_the_weights(tmp_path: Path) -> No
     }
     # The same data and seed, other rounding: other weights.
     assert cards["fp32"].model.weights_md5 != cards["bf16"].model.weights_md5
+
+
+def test_bf16_without_hardware_support_is_refused_on_a_gpu_and_warned_about_on_a_cpu(
+    project: TinyProject, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    params = project.params.training.model_copy(update={"precision": "bf16"})
+    monkeypatch.setattr(training, "native_bf16", lambda device: False)
+    train.check_device(params)  # this CPU: a warning, not an error
+    assert "bf16 is emulated" in caplog.text
+    monkeypatch.setattr(training, "resolve_device", lambda name: torch.device("cuda"))
+    with pytest.raises(UserError, match="no bf16 arithmetic"):
+        train.check_device(params)
