@@ -23,7 +23,7 @@ from apparel_classifier.transforms import to_fashion_mnist
 
 log = logging.getLogger(__name__)
 
-# Cutting a garment out of a scene costs ~25 ms of one core per photo; thousands of
+# Cutting a garment out of a scene costs ~11 ms of one core per photo; thousands of
 # photos are worth a process per core. Small folders (tests) stay in-process.
 _PARALLEL_FROM = 64
 

@@ -22,11 +22,16 @@ import numpy as np
 _PLAIN_SHARE = 0.5
 _PLAIN_TOLERANCE = 4.0  # per RGB channel, out of 255, after smoothing
 _SMOOTHING = 5  # box filter side, in pixels: sensor and JPEG noise are not texture
-# GrabCut works on a small copy: the item ends up 28 pixels wide anyway, and 128
-# pixels keeps one photo near 25 ms on one core.
+# GrabCut works on a small copy: the item ends up 28 pixels wide anyway. Smaller copies
+# cost answers: on the field validation photos, the committed model read from 96-pixel
+# masks called 27.5 % of out-of-catalogue photos "sure" (23.5 % from 128 pixels).
 _WORK_SIDE = 128
 _MARGIN = 0.06  # share of each side outside the initial "maybe item" rectangle
-_ITERATIONS = 4
+# One round of GrabCut's colour models and graph cut: 11 ms a photo on one core against
+# 25 ms for 4 rounds, the most of `preprocess`. Later rounds move the mask's edge by a
+# pixel or two, which a 28×28 image hardly shows: the model trained on 4-round masks
+# answered the field validation photos as well from 1-round ones (0.831 against 0.821).
+_ITERATIONS = 1
 # Pieces of the mask smaller than this share of the largest one are clutter.
 _MIN_PIECE = 0.2
 # Below this share of the frame, GrabCut found no item: the caller falls back.
