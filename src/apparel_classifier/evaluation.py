@@ -22,7 +22,11 @@ def predict_proba(
     `temperature` is the card's calibration (1.0: the network's raw softmax); `flip`,
     the card's test-time flip (`networks.predict_logits`).
     """
-    logits = predict_logits(model, x, batch_size, flip)
+    return softmax_proba(predict_logits(model, x, batch_size, flip), temperature)
+
+
+def softmax_proba(logits: Tensor, temperature: float = 1.0) -> np.ndarray:
+    """Class probabilities (N, C) as float64 for logits (N, C), at a calibration `temperature`."""
     probs = torch.softmax(logits / temperature, dim=1).cpu().numpy().astype(np.float64)
     return probs / probs.sum(axis=1, keepdims=True)  # float32 softmax rows sum to 1 ± 1e-7 only
 

@@ -167,7 +167,10 @@ def load_model(model_dir: Path, device: str | torch.device = "cpu") -> tuple[nn.
         raise UserError(
             f"{weights} cannot be loaded into {card.model.architecture} ({exc})"
         ) from None
-    return model.to(device).eval(), card
+    # NHWC for every answer, whatever layout trained the weights: on a 2-core AVX-512 CPU,
+    # 4.4x the test split's throughput at batch 256 (17,700 against 4,000 images/s) and
+    # 0.34 against 0.46 ms for one image; the logits move by 3e-6 at most.
+    return model.to(device).to(memory_format=torch.channels_last).eval(), card
 
 
 def processed_md5s(processed_dir: Path, names: list[str]) -> dict[str, str]:

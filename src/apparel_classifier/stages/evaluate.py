@@ -25,12 +25,13 @@ from apparel_classifier.evaluation import (
     network_view,
     per_class_accuracy,
     photo_and_view,
-    predict_proba,
     predicted_caption,
+    softmax_proba,
     uncertainty_metrics,
 )
 from apparel_classifier.fileio import atomic_path, write_json
 from apparel_classifier.model_card import check_dataset, load_model
+from apparel_classifier.networks import predict_logits
 from apparel_classifier.params import EvaluateParams, FieldParams, load_params
 from apparel_classifier.splits import FIELD_VAL, load_processed, processed_files
 from apparel_classifier.transforms import normalize
@@ -79,20 +80,21 @@ def run(
     norm, classes = card.normalization, card.classes
     temperature, threshold = card.calibration.temperature, card.calibration.threshold
 
-    def probabilities(images: np.ndarray, t: float = temperature) -> np.ndarray:
+    def logits(images: np.ndarray) -> torch.Tensor:
+        """Once per split: the calibrated and the raw probabilities both come from them."""
         if len(images) == 0:
-            return np.zeros((0, len(classes)))
+            return torch.zeros((0, len(classes)))
         x = normalize(torch.from_numpy(images), norm["mean"], norm["std"])
-        return predict_proba(model, x, params.batch_size, t, card.model.test_time_flip)
+        return predict_logits(model, x, params.batch_size, card.model.test_time_flip)
 
     test = load_processed(processed_dir, "test")
-    probs = probabilities(test.images)  # calibrated: what the predictor answers
+    test_logits = logits(test.images)
+    probs = softmax_proba(test_logits, temperature)  # calibrated: what the predictor answers
     predicted = probs.argmax(axis=1)
     right = predicted == test.labels
     metrics = classification_metrics(test.labels, probs, classes)
-    metrics["calibration"] = calibration_metrics(
-        probabilities(test.images, 1.0), probs, right, temperature
-    )
+    raw = softmax_proba(test_logits)  # at temperature 1: the network's own confidence
+    metrics["calibration"] = calibration_metrics(raw, probs, right, temperature)
     pair = ["actual", "predicted"]
     confusion = confusion_rows(test.labels, predicted, classes)
     per_class = per_class_accuracy(test.labels, predicted, classes)
@@ -106,12 +108,13 @@ def run(
     photos = load_processed(processed_dir, FIELD_VAL)
     info = json.loads(processed_files(processed_dir)["dataset"].read_text(encoding="utf-8"))
     folders, files = info["field"]["folders"], info["field"]["val_files"]
-    field_probs = probabilities(photos.images)
+    field_logits = logits(photos.images)
+    field_probs = softmax_proba(field_logits, temperature)
     answers = field_answers(folders, field.categories, photos.labels, field_probs, classes)
     correct, in_catalogue = answers
     field_scores = field_metrics(folders, photos.labels, field_probs, answers)
     field_scores["calibration"] = calibration_metrics(
-        probabilities(photos.images, 1.0)[in_catalogue], field_probs[in_catalogue],
+        softmax_proba(field_logits)[in_catalogue], field_probs[in_catalogue],
         correct[in_catalogue], temperature,
     )  # fmt: skip
     field_scores["uncertainty"] = uncertainty_metrics(field_probs, answers, threshold)
