@@ -91,7 +91,7 @@ def main() -> None:
 
     def probabilities(model: FashionCNN, images: np.ndarray) -> np.ndarray:
         x = transforms.normalize(torch.from_numpy(images), mean, std)
-        return predict_proba(model, x, 1000)
+        return predict_proba(model, x, params.evaluate.batch_size)
 
     def field_accuracy(model: FashionCNN) -> float:
         probs = probabilities(model, field_val.images)

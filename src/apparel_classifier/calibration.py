@@ -45,6 +45,11 @@ def fit_temperature(logits: Tensor, labels: Tensor) -> float:
     return round(float(np.exp((low + high) / 2.0)), 6)
 
 
+def calibrated_probabilities(logits: Tensor, temperature: float) -> Tensor:
+    """softmax(logits / T) in float32, (N, C): the confidences every answer states."""
+    return torch.softmax(logits.float() / temperature, dim=1)
+
+
 def expected_calibration_error(
     confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS
 ) -> float:

@@ -1,16 +1,19 @@
-"""Metrics and plot data for a classifier's predictions: sklearn metrics, confusion, mistakes."""
+"""The `evaluate` stage's helpers: probabilities, field answers, calibration, mistake grids."""
 
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw, ImageFont
-from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_recall_fscore_support
 from torch import Tensor, nn
 
-from apparel_classifier.calibration import coverage_curve, expected_calibration_error, is_uncertain
+from apparel_classifier.calibration import (
+    calibrated_probabilities,
+    coverage_curve,
+    expected_calibration_error,
+    is_uncertain,
+)
 from apparel_classifier.networks import predict_logits
 
 
@@ -27,53 +30,8 @@ def predict_proba(
 
 def softmax_proba(logits: Tensor, temperature: float = 1.0) -> np.ndarray:
     """Class probabilities (N, C) as float64 for logits (N, C), at a calibration `temperature`."""
-    probs = torch.softmax(logits / temperature, dim=1).cpu().numpy().astype(np.float64)
+    probs = calibrated_probabilities(logits, temperature).cpu().numpy().astype(np.float64)
     return probs / probs.sum(axis=1, keepdims=True)  # float32 softmax rows sum to 1 ± 1e-7 only
-
-
-def classification_metrics(
-    labels: np.ndarray, probs: np.ndarray, class_names: Sequence[str]
-) -> dict[str, Any]:
-    """accuracy, macro_f1, loss (mean cross-entropy) and per_class.<name>.precision|recall|f1."""
-    classes = list(range(len(class_names)))
-    predicted = probs.argmax(axis=1)
-    precision, recall, f1, _ = precision_recall_fscore_support(
-        labels, predicted, labels=classes, zero_division=0
-    )
-    return {
-        "accuracy": float(accuracy_score(labels, predicted)),
-        "macro_f1": float(
-            f1_score(labels, predicted, labels=classes, average="macro", zero_division=0)
-        ),
-        "loss": float(log_loss(labels, probs, labels=classes)),
-        "per_class": {
-            name: {"precision": float(p), "recall": float(r), "f1": float(f)}
-            for name, p, r, f in zip(class_names, precision, recall, f1, strict=True)
-        },
-    }
-
-
-def confusion_rows(
-    labels: np.ndarray, predicted: np.ndarray, class_names: Sequence[str]
-) -> list[dict[str, str]]:
-    """One {actual, predicted} row per sample: the input DVC's `confusion` template counts."""
-    return [
-        {"actual": class_names[a], "predicted": class_names[p]}
-        for a, p in zip(labels, predicted, strict=True)
-    ]
-
-
-def per_class_accuracy(
-    labels: np.ndarray, predicted: np.ndarray, class_names: Sequence[str]
-) -> list[dict[str, Any]]:
-    """Share of each class's samples predicted correctly (the class's recall)."""
-    return [
-        {
-            "class": name,
-            "accuracy": float((predicted[labels == k] == k).mean()) if (labels == k).any() else 0.0,
-        }
-        for k, name in enumerate(class_names)
-    ]
 
 
 def most_confident(probs: np.ndarray, wrong: np.ndarray, count: int) -> np.ndarray:

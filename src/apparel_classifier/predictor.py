@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from apparel_classifier.calibration import is_uncertain
+from apparel_classifier.calibration import calibrated_probabilities, is_uncertain
 from apparel_classifier.images import ImageSource, load_image
 from apparel_classifier.model_card import load_model
 from apparel_classifier.networks import predict_logits
@@ -87,7 +87,7 @@ class Predictor:
             return []
         x = normalize(torch.from_numpy(images), self._mean, self._std).to(self.device)
         logits = predict_logits(self.model, x, len(x), self.card.model.test_time_flip)
-        probs = torch.softmax(logits.float() / self.temperature, dim=1).cpu().numpy()
+        probs = calibrated_probabilities(logits, self.temperature).cpu().numpy()
         ids = probs.argmax(axis=1)  # (N, classes) -> (N,)
         return [
             Prediction(

@@ -10,13 +10,13 @@ from PIL import Image
 
 from apparel_classifier.errors import UserError
 from apparel_classifier.evaluation import (
-    classification_metrics,
     field_answers,
     field_metrics,
     field_mistakes,
     most_confident_mistakes,
 )
 from apparel_classifier.fashion_mnist import CLASS_NAMES
+from apparel_classifier.metrics import classification_metrics
 from apparel_classifier.params import BaselineParams, EvaluateParams
 from apparel_classifier.stages import baseline, evaluate, train
 from tests.fakes import one_folder_field

@@ -90,3 +90,12 @@ def test_a_stage_lists_every_project_module_it_imports(stage: str) -> None:
     needed = {f for f in imported if Path(f).stem not in {"__init__", *_NO_EFFECT_ON_OUTPUTS}}
     needed.add(f"src/apparel_classifier/stages/{module}.py")
     assert needed - set(definition["deps"]) == set()
+
+
+# torch takes about 1.2 s to load, in every stage process that imports it; the stages
+# that never run a network skip it (a shared helper that imports torch would add it back).
+@pytest.mark.parametrize("module", ["download", "preprocess", "baseline"])
+def test_a_stage_without_a_network_does_not_load_torch(module: str) -> None:
+    probe = f"import sys, apparel_classifier.stages.{module}; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

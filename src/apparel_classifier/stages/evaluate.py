@@ -14,8 +14,6 @@ from apparel_classifier import paths
 from apparel_classifier.errors import run_stage
 from apparel_classifier.evaluation import (
     calibration_metrics,
-    classification_metrics,
-    confusion_rows,
     coverage_rows,
     field_answers,
     field_metrics,
@@ -23,13 +21,13 @@ from apparel_classifier.evaluation import (
     mistakes_grid,
     most_confident_mistakes,
     network_view,
-    per_class_accuracy,
     photo_and_view,
     predicted_caption,
     softmax_proba,
     uncertainty_metrics,
 )
 from apparel_classifier.fileio import atomic_path, write_json
+from apparel_classifier.metrics import classification_metrics, confusion_rows, per_class_accuracy
 from apparel_classifier.model_card import check_dataset, load_model
 from apparel_classifier.networks import predict_logits
 from apparel_classifier.params import EvaluateParams, FieldParams, load_params

@@ -160,7 +160,7 @@ def run(
     # What live inputs and answers should look like: the server tests its traffic against it.
     profile = monitoring.build_profile(
         splits["val"].images,
-        torch.softmax(val_logits.float() / temperature, dim=1).cpu().numpy(),
+        calibration.calibrated_probabilities(val_logits, temperature).cpu().numpy(),
         source=f"validation split ({len(val_y)} images)",
         seed=params.seed,
     )
