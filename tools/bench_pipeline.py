@@ -1,7 +1,7 @@
 """Benchmark: time to accuracy, training throughput, and each stage's wall time and peak memory.
 
-Usage: python -m tools.bench_pipeline [--skip-pipeline] [--repeats 5] [--precision P]
-(`make bench`)
+Usage: python -m tools.bench_pipeline [--skip-pipeline | --pipeline-only] [--repeats 5]
+[--precision P] (`make bench`)
 
 1. Throughput: the median of several short timed runs of the real training step, and
    the arithmetic rate it means (torch's FLOP counter on one step).
@@ -153,6 +153,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--skip-pipeline", action="store_true", help="throughput and time to accuracy only"
     )
+    parser.add_argument(
+        "--pipeline-only", action="store_true",
+        help="each stage's wall time and peak memory only (step 3): a few minutes, no training "
+        "outside the pipeline, so several runs for a median fit in a session",
+    )  # fmt: skip
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
@@ -170,6 +175,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; "
           f"torch kernels: {torch.backends.cpu.get_cpu_capability()}; "
           f"precision {params.precision}: {precision}")  # fmt: skip
+    if args.pipeline_only:
+        time_pipeline(args.stages)
+        return
     rates, flops = throughput(params.training, args.batches, args.repeats)
     median = statistics.median(rates)
     print(
@@ -185,7 +193,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.skip_pipeline:
         return
 
-    timings = {stage: time_stage(stage) for stage in args.stages}  # dvc's own output interleaves
+    time_pipeline(args.stages)
+
+
+def time_pipeline(stages: list[str]) -> None:
+    """Force-run each stage in turn; print its wall time and peak memory, and the scores."""
+    timings = {stage: time_stage(stage) for stage in stages}  # dvc's own output interleaves
     print(f"\n{'stage':<12}{'wall s':>10}{'peak MiB':>10}")
     for stage, (seconds, peak) in timings.items():
         print(f"{stage:<12}{seconds:>10.1f}{peak:>10.0f}")
