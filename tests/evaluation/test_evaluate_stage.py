@@ -16,8 +16,8 @@ from apparel_classifier.evaluation import (
     most_confident_mistakes,
 )
 from apparel_classifier.fashion_mnist import CLASS_NAMES
-from apparel_classifier.metrics import classification_metrics
 from apparel_classifier.params import BaselineParams, EvaluateParams
+from apparel_classifier.scores import classification_metrics
 from apparel_classifier.stages import baseline, evaluate, train
 from tests.fakes import one_folder_field
 from tests.tiny_pipeline import TinyProject, make_tiny_project

@@ -10,8 +10,8 @@ from apparel_classifier.baseline import baseline_proba, fit_baseline
 from apparel_classifier.errors import run_stage
 from apparel_classifier.fashion_mnist import CLASS_NAMES
 from apparel_classifier.fileio import write_json
-from apparel_classifier.metrics import classification_metrics
 from apparel_classifier.params import BaselineParams, load_params
+from apparel_classifier.scores import classification_metrics
 from apparel_classifier.splits import load_processed
 
 log = logging.getLogger(__name__)

@@ -27,10 +27,10 @@ from apparel_classifier.evaluation import (
     uncertainty_metrics,
 )
 from apparel_classifier.fileio import atomic_path, write_json
-from apparel_classifier.metrics import classification_metrics, confusion_rows, per_class_accuracy
 from apparel_classifier.model_card import check_dataset, load_model
 from apparel_classifier.networks import predict_logits
 from apparel_classifier.params import EvaluateParams, FieldParams, load_params
+from apparel_classifier.scores import classification_metrics, confusion_rows, per_class_accuracy
 from apparel_classifier.splits import FIELD_VAL, load_processed, processed_files
 from apparel_classifier.transforms import normalize
 

@@ -1,7 +1,8 @@
 """Scores of predicted classes against labels: scikit-learn's metrics and the rows DVC plots.
 
 numpy and scikit-learn only, so that the `baseline` stage scores its logistic
-regression without loading torch (about 1.3 s of every run).
+regression without loading torch (about 1.2 s of every run). The server's Prometheus
+metrics are `serving/metrics.py`'s.
 """
 
 from collections.abc import Sequence
