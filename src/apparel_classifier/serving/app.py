@@ -3,7 +3,7 @@
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -140,20 +140,6 @@ def _as_answer(model: ServedModel, p: Prediction, latency_ms: float) -> Answer:
     )  # fmt: skip
 
 
-async def _count_requests(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    # Every route, errors included: requests by route, status and answering model.
-    start = time.perf_counter()
-    response = await call_next(request)
-    route = request.scope.get("route")
-    path = getattr(route, "path", "unmatched")
-    version = getattr(request.state, "model_version", "none")
-    metrics.REQUESTS.labels(path, str(response.status_code), version).inc()
-    metrics.LATENCY.labels(path).observe(time.perf_counter() - start)
-    return response
-
-
 async def _clear_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     # FastAPI's default answer is a list of pydantic errors; a missing upload is the
     # only validation error these routes can have, so say exactly that.
@@ -248,11 +234,10 @@ def create_app(
         lifespan=_lifespan,
     )
     app.add_middleware(BodySizeLimit, max_bytes=config.max_upload_bytes)
+    app.add_middleware(metrics.CountRequests)  # added last, so outermost: it sees the 413s too
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.state.config = config
     app.include_router(operations.router)
-
-    app.middleware("http")(_count_requests)
 
     app.add_exception_handler(RequestValidationError, _clear_validation_error)  # type: ignore[arg-type]
 

@@ -8,6 +8,7 @@ drift take the most recent value any live process wrote.
 """
 
 import os
+import time
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -19,6 +20,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from apparel_classifier.monitoring import DriftReport
 
@@ -65,6 +67,42 @@ UNCERTAIN_SHARE = Gauge(
     "apparel_uncertain_share", "Share of uncertain answers in the live window",
     multiprocess_mode="livemostrecent",
 )  # fmt: skip
+
+
+class CountRequests:
+    """ASGI middleware: every request counted by route, status and answering model, and timed.
+
+    Errors included: a 413 from the body limit, a 422, and a 500 when the app raises
+    before it answers. A plain ASGI class rather than `@app.middleware("http")`, whose
+    BaseHTTPMiddleware runs the app in a task of its own and passes every response
+    through a memory stream.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500  # what the client gets if the app raises before answering
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            # The router puts the matched route into the scope, and `request.state` is
+            # scope["state"]: the answering route stores the model version there.
+            path = getattr(scope.get("route"), "path", "unmatched")
+            version = scope.get("state", {}).get("model_version", "none")
+            REQUESTS.labels(path, str(status), version).inc()
+            LATENCY.labels(path).observe(time.perf_counter() - start)
 
 
 def record_drift(report: DriftReport) -> None:
