@@ -150,10 +150,11 @@ def time_to_accuracy(params: TrainingParams) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Print the benchmark table."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument(
         "--skip-pipeline", action="store_true", help="throughput and time to accuracy only"
     )
-    parser.add_argument(
+    only.add_argument(
         "--pipeline-only", action="store_true",
         help="each stage's wall time and peak memory only (step 3): a few minutes, no training "
         "outside the pipeline, so several runs for a median fit in a session",

@@ -10,14 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from apparel_classifier.model_card import load_card
 from apparel_classifier.monitoring import DriftMonitor, build_profile
+from apparel_classifier.predictor import Predictor
 from apparel_classifier.serving import metrics
 from apparel_classifier.serving.app import create_app
 from apparel_classifier.serving.fleet import DRIFT_EXPORT_EVERY
@@ -90,28 +86,31 @@ def test_metrics_add_up_across_two_workers(tiny_model_dir: Path, second_model_di
     assert "apparel_drift" in samples
 
 
-def _requests(route: str, status: str) -> float:
-    labels = {"route": route, "status": status, "model_version": "none"}
+def _requests(route: str, status: str, model_version: str) -> float:
+    labels = {"route": route, "status": status, "model_version": model_version}
     return REGISTRY.get_sample_value("apparel_requests_total", labels) or 0.0
 
 
-def test_refused_and_failed_requests_are_counted_too(tiny_model_dir: Path) -> None:
-    # A 413 is answered by the body limit before any route matches; a 500 leaves the app
-    # as an exception, which the counter sees before the server turns it into an answer.
-    async def broken(request: Request) -> Response:
-        raise RuntimeError("a bug in a route")
+def test_refused_and_failed_requests_are_counted_too(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A declared size over the limit is refused before any route matches; a route that
+    # raises leaves the app as an exception, which the counter sees before the server
+    # turns it into a 500 (the old BaseHTTPMiddleware counter missed those).
+    version = f"md5-{load_card(tiny_model_dir).model.weights_md5[:8]}"
+    refused = _requests("unmatched", "413", "none")
+    failed = _requests("/predict", "500", version)
 
-    refused, failed = _requests("unmatched", "413"), _requests("/broken", "500")
-    with TestClient(create_app(tiny_model_dir)) as http:
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug in the predictor")
+
+    with TestClient(create_app(tiny_model_dir), raise_server_exceptions=False) as http:
         big = b"x" * (http.app.state.config.max_upload_bytes + 1)  # type: ignore[attr-defined]
         assert http.post("/predict", files={"file": ("x.png", big, "image/png")}).status_code == 413
-    app = Starlette(
-        routes=[Route("/broken", broken)], middleware=[Middleware(metrics.CountRequests)]
-    )
-    with TestClient(app, raise_server_exceptions=False) as http:
-        assert http.get("/broken").status_code == 500
-    assert _requests("unmatched", "413") == refused + 1
-    assert _requests("/broken", "500") == failed + 1
+        monkeypatch.setattr(Predictor, "preprocess", broken)
+        assert http.post("/predict", files={"file": ("x.png", PNG, "image/png")}).status_code == 500
+    assert _requests("unmatched", "413", "none") == refused + 1
+    assert _requests("/predict", "500", version) == failed + 1
 
 
 def test_monitoring_reports_drift_for_inputs_unlike_the_training_data(
