@@ -71,6 +71,14 @@ def test_every_dependency_of_a_stage_exists(stage: str) -> None:
 _NO_EFFECT_ON_OUTPUTS = {"errors", "fileio", "params", "paths", "runlog"}
 
 
+def _after_loading(module: str, statement: str) -> str:
+    """What `statement` prints in a fresh interpreter that has imported one stage module."""
+    probe = f"import sys, apparel_classifier.stages.{module}; {statement}"
+    return subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_a_stage_lists_every_project_module_it_imports(stage: str) -> None:
     # Otherwise a change to that module would not re-run the stage, and the train
@@ -78,14 +86,11 @@ def test_a_stage_lists_every_project_module_it_imports(stage: str) -> None:
     # own imports only.
     definition = _all_stages()[stage]
     module = _module(definition)
-    probe = (
-        f"import sys, apparel_classifier.stages.{module}; "
-        "print(*(m.__file__ for n, m in sys.modules.items() "
-        "if n.startswith('apparel_classifier.') and not n.startswith('apparel_classifier.stages')))"
+    out = _after_loading(
+        module,
+        "print(*(m.__file__ for n, m in sys.modules.items() if n.startswith('apparel_classifier.') "
+        "and not n.startswith('apparel_classifier.stages')))",
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    ).stdout
     imported = {Path(f).resolve().relative_to(REPO_ROOT).as_posix() for f in out.split()}
     needed = {f for f in imported if Path(f).stem not in {"__init__", *_NO_EFFECT_ON_OUTPUTS}}
     needed.add(f"src/apparel_classifier/stages/{module}.py")
@@ -96,6 +101,4 @@ def test_a_stage_lists_every_project_module_it_imports(stage: str) -> None:
 # that never run a network skip it (a shared helper that imports torch would add it back).
 @pytest.mark.parametrize("module", ["download", "preprocess", "baseline"])
 def test_a_stage_without_a_network_does_not_load_torch(module: str) -> None:
-    probe = f"import sys, apparel_classifier.stages.{module}; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert _after_loading(module, "print('torch' in sys.modules)").strip() == "False"

@@ -17,6 +17,7 @@ from apparel_classifier.predictor import Predictor
 from apparel_classifier.serving import metrics
 from apparel_classifier.serving.app import create_app
 from apparel_classifier.serving.fleet import DRIFT_EXPORT_EVERY
+from apparel_classifier.serving.models import folder_version
 from tests.images import encode, fashion_item, product_photo
 from tools.server import running_server
 
@@ -38,8 +39,8 @@ def _total(samples: dict, name: str, **labels: str) -> float:
 
 
 def test_metrics_add_up_across_two_workers(tiny_model_dir: Path, second_model_dir: Path) -> None:
-    prod = f"md5-{load_card(tiny_model_dir).model.weights_md5[:8]}"
-    candidate = f"md5-{load_card(second_model_dir).model.weights_md5[:8]}"
+    prod = folder_version(load_card(tiny_model_dir))
+    candidate = folder_version(load_card(second_model_dir))
     options = ["--workers", "2", "--candidate", str(second_model_dir), "--canary-share", "0.5",
                "--shadow"]  # fmt: skip
     with running_server(tiny_model_dir, *options) as url:
@@ -97,7 +98,7 @@ def test_refused_and_failed_requests_are_counted_too(
     # A declared size over the limit is refused before any route matches; a route that
     # raises leaves the app as an exception, which the counter sees before the server
     # turns it into a 500 (the old BaseHTTPMiddleware counter missed those).
-    version = f"md5-{load_card(tiny_model_dir).model.weights_md5[:8]}"
+    version = folder_version(load_card(tiny_model_dir))
     refused = _requests("unmatched", "413", "none")
     failed = _requests("/predict", "500", version)
 

@@ -10,6 +10,7 @@ import pytest
 
 from apparel_classifier.__main__ import main as cli
 from apparel_classifier.model_card import load_card
+from apparel_classifier.serving.models import folder_version
 from apparel_classifier.serving.prediction_log import read_entries
 from tests.images import encode, fashion_item, product_photo
 from tools.server import running_server
@@ -19,7 +20,7 @@ TOKEN = "s3cret-for-tests"
 
 
 def _version(model_dir: Path) -> str:
-    return f"md5-{load_card(model_dir).model.weights_md5[:8]}"
+    return folder_version(load_card(model_dir))
 
 
 def _predict(http: httpx.Client, client: str | None = None) -> httpx.Response:

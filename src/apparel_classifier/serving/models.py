@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from apparel_classifier.errors import UserError
 from apparel_classifier.fileio import write_json
-from apparel_classifier.model_card import load_card
+from apparel_classifier.model_card import ModelCard, load_card
 from apparel_classifier.monitoring import ReferenceProfile
 from apparel_classifier.predictor import Predictor
 
@@ -89,10 +89,15 @@ def resolve(ref: str, registry_repo: Path, registry_cache: Path) -> Source:
         raise UserError(f"{weights} not found: run `dvc checkout` or `dvc repro`")
     return Source(
         ref=ref,
-        version=f"md5-{card.model.weights_md5[:8]}",
+        version=folder_version(card),
         directory=directory,
         trained_at=datetime.fromtimestamp(weights.stat().st_mtime, UTC),
     )
+
+
+def folder_version(card: ModelCard) -> str:
+    """The version a model served from a folder reports: its weights' MD5, shortened."""
+    return f"md5-{card.model.weights_md5[:8]}"
 
 
 def load(role: str, source: Source, num_threads: int | None) -> ServedModel:
