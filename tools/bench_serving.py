@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import httpx2
 import numpy as np
 import torch
 from PIL import Image
@@ -140,13 +140,13 @@ def load_test(url: str, photo: bytes, clients: int = 8, seconds: float = 10.0) -
 
     def client(number: int) -> None:
         headers = {"X-Client-Id": f"client-{number}"}
-        with httpx.Client(base_url=url, timeout=30.0, headers=headers) as http:
+        with httpx2.Client(base_url=url, timeout=30.0, headers=headers) as http:
             while time.monotonic() < deadline:
                 started = time.perf_counter()
                 try:
                     response = http.post("/predict", files={"file": ("x.png", photo, "image/png")})
                     ok, error = response.status_code == 200, f"HTTP {response.status_code}"
-                except httpx.HTTPError as exc:
+                except httpx2.HTTPError as exc:
                     ok, error = False, repr(exc)
                 elapsed_ms = (time.perf_counter() - started) * 1000
                 with lock:
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"in-process, batch of {len(photos)} ({threads} threads): {rate:,.0f} images/s")
     torch.set_num_threads(1)
 
-    with running_server(args.model_dir) as url, httpx.Client(base_url=url) as http:
+    with running_server(args.model_dir) as url, httpx2.Client(base_url=url) as http:
         upload = {"file": ("x.png", photos[0], "image/png")}
         web = time_calls(lambda: http.post("/predict", files=upload).raise_for_status(), args.calls)
         print(f"HTTP, 1 image 112×112 PNG (keep-alive): p50 {web.p50_ms:.2f} ms, "

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-import httpx
+import httpx2
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -67,9 +67,9 @@ def _wait_until_healthy(
             log.seek(0)
             raise RuntimeError(f"the server exited at startup:\n{log.read()}")
         try:
-            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+            if httpx2.get(f"{url}/health", timeout=1.0).status_code == 200:
                 return
-        except httpx.TransportError:
+        except httpx2.TransportError:
             pass  # not listening yet
         if time.monotonic() > deadline:
             raise RuntimeError(f"the server did not answer /health within {timeout_s:.0f} s")

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 import yaml
 
@@ -78,7 +78,7 @@ def test_register_serve_promote_and_roll_back(
     auth = {"Authorization": f"Bearer {TOKEN}"}
     with (
         running_server("registry:prod", *options, env=env) as url,
-        httpx.Client(base_url=url) as http,
+        httpx2.Client(base_url=url) as http,
     ):
 
         def answers() -> tuple[tuple[str, str], tuple[str, str]]:

@@ -1,7 +1,7 @@
 """The real model's drift monitor over HTTP: Fashion-MNIST test images raise no drift, the
 field photos raise it within the first window (needs `make run` first)."""
 
-import httpx
+import httpx2
 
 from apparel_classifier.model_card import CARD_FILE
 from apparel_classifier.paths import FIELD_DIR, MODELS_DIR, PROCESSED_DIR
@@ -24,7 +24,7 @@ def test_fashion_mnist_raises_no_drift_and_field_photos_do() -> None:
     test_images = load_processed(processed, "test").images[:FASHION_MNIST_REQUESTS]
     photos = sorted((REPO_ROOT / FIELD_DIR / "validation").rglob("*.jpg"))[::3][:FIELD_REQUESTS]
     assert len(photos) == FIELD_REQUESTS
-    with running_server(model_dir) as url, httpx.Client(base_url=url) as http:
+    with running_server(model_dir) as url, httpx2.Client(base_url=url) as http:
         verdicts = []
         for n, image in enumerate(test_images, start=1):
             http.post("/predict", files={"file": ("x.png", as_png(image), "image/png")})

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 import pytest
 
 from apparel_classifier.fashion_mnist import CLASS_NAMES
@@ -22,7 +22,7 @@ def _upload(data: bytes, name: str = "shoe.png", kind: str = "image/png") -> dic
     return {"file": (name, data, kind)}
 
 
-def _assert_error(response: httpx.Response, status: int, words: str) -> None:
+def _assert_error(response: httpx2.Response, status: int, words: str) -> None:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     assert words in response.json()["detail"]
@@ -31,7 +31,7 @@ def _assert_error(response: httpx.Response, status: int, words: str) -> None:
 def test_predict_returns_category_confidence_probabilities_and_model(
     server: str, tiny_model_dir: Path
 ) -> None:
-    response = httpx.post(f"{server}/predict", files=_upload(PNG))
+    response = httpx2.post(f"{server}/predict", files=_upload(PNG))
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["category"] == CLASS_NAMES[body["class_id"]]
@@ -46,10 +46,10 @@ def test_predict_returns_category_confidence_probabilities_and_model(
 
 
 def test_an_answer_below_the_threshold_is_marked_uncertain(unsure_server: str) -> None:
-    single = httpx.post(f"{unsure_server}/predict", files=_upload(PNG)).json()
+    single = httpx2.post(f"{unsure_server}/predict", files=_upload(PNG)).json()
     assert single["uncertain"] is True
     assert single["category"] == CLASS_NAMES[single["class_id"]]  # still the closest class
-    batch = httpx.post(
+    batch = httpx2.post(
         f"{unsure_server}/predict/batch", files=[("files", ("a.png", PNG, "image/png"))]
     ).json()
     assert [p["uncertain"] for p in batch["predictions"]] == [True]
@@ -58,7 +58,7 @@ def test_an_answer_below_the_threshold_is_marked_uncertain(unsure_server: str) -
 def test_predict_accepts_jpeg_and_webp(server: str) -> None:
     photo = product_photo(fashion_item(7))
     answers = {
-        fmt: httpx.post(f"{server}/predict", files=_upload(encode(photo, fmt), f"x.{fmt}")).json()
+        fmt: httpx2.post(f"{server}/predict", files=_upload(encode(photo, fmt), f"x.{fmt}")).json()
         for fmt in ("PNG", "JPEG", "WEBP")
     }
     assert len({a["class_id"] for a in answers.values()}) == 1
@@ -67,31 +67,31 @@ def test_predict_accepts_jpeg_and_webp(server: str) -> None:
 def test_batch_predicts_every_image_in_order(server: str) -> None:
     items = [encode(product_photo(fashion_item(k)), "PNG") for k in (1, 7, 9)]
     files = [("files", (f"{i}.png", data, "image/png")) for i, data in enumerate(items)]
-    response = httpx.post(f"{server}/predict/batch", files=files)
+    response = httpx2.post(f"{server}/predict/batch", files=files)
     assert response.status_code == 200, response.text
     predictions = response.json()["predictions"]
     assert [p["filename"] for p in predictions] == ["0.png", "1.png", "2.png"]
-    singles = [httpx.post(f"{server}/predict", files=_upload(d)).json()["class_id"] for d in items]
+    singles = [httpx2.post(f"{server}/predict", files=_upload(d)).json()["class_id"] for d in items]
     assert [p["class_id"] for p in predictions] == singles
 
 
 def test_health(server: str, tiny_model_dir: Path) -> None:
-    body = httpx.get(f"{server}/health").json()
+    body = httpx2.get(f"{server}/health").json()
     md5 = load_card(tiny_model_dir).model.weights_md5
     assert body == {"status": "ok", "weights_md5": md5, "version": f"md5-{md5[:8]}"}
 
 
 def test_model_returns_the_card(server: str, tiny_model_dir: Path) -> None:
-    assert httpx.get(f"{server}/model").json() == load_card(tiny_model_dir).model_dump(mode="json")
+    assert httpx2.get(f"{server}/model").json() == load_card(tiny_model_dir).model_dump(mode="json")
 
 
 def test_index_serves_the_page_and_its_assets(server: str) -> None:
-    page = httpx.get(f"{server}/")
+    page = httpx2.get(f"{server}/")
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]
     assert 'type="file"' in page.text
     for asset in ("/static/app.js", "/static/style.css"):
-        assert httpx.get(f"{server}{asset}").status_code == 200, asset
+        assert httpx2.get(f"{server}{asset}").status_code == 200, asset
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ def test_index_serves_the_page_and_its_assets(server: str) -> None:
     ],
 )
 def test_bad_images_are_clear_4xx(server: str, data: bytes, status: int, words: str) -> None:
-    _assert_error(httpx.post(f"{server}/predict", files=_upload(data)), status, words)
+    _assert_error(httpx2.post(f"{server}/predict", files=_upload(data)), status, words)
 
 
 def test_bad_image_in_batch_is_named(server: str) -> None:
@@ -111,28 +111,28 @@ def test_bad_image_in_batch_is_named(server: str) -> None:
         ("files", ("good.png", PNG, "image/png")),
         ("files", ("bad.txt", b"text", "text/plain")),
     ]
-    _assert_error(httpx.post(f"{server}/predict/batch", files=files), 415, "bad.txt")
+    _assert_error(httpx2.post(f"{server}/predict/batch", files=files), 415, "bad.txt")
 
 
 def test_wrong_field_name_is_a_clear_4xx(server: str) -> None:
-    response = httpx.post(f"{server}/predict", files={"image": ("x.png", PNG, "image/png")})
+    response = httpx2.post(f"{server}/predict", files={"image": ("x.png", PNG, "image/png")})
     _assert_error(response, 422, "no form field named 'file'")
-    response = httpx.post(f"{server}/predict/batch", files={"file": ("x.png", PNG, "image/png")})
+    response = httpx2.post(f"{server}/predict/batch", files={"file": ("x.png", PNG, "image/png")})
     _assert_error(response, 422, "no form field named 'files'")
 
 
 def test_no_multipart_body_is_a_clear_4xx(server: str) -> None:
-    _assert_error(httpx.post(f"{server}/predict", json={"file": "x"}), 422, "field named 'file'")
+    _assert_error(httpx2.post(f"{server}/predict", json={"file": "x"}), 422, "field named 'file'")
 
 
 def test_too_many_batch_images_is_a_clear_4xx(server: str) -> None:
     files = [("files", (f"{i}.png", PNG, "image/png")) for i in range(MAX_BATCH + 1)]
-    _assert_error(httpx.post(f"{server}/predict/batch", files=files), 400, f"at most {MAX_BATCH}")
+    _assert_error(httpx2.post(f"{server}/predict/batch", files=files), 400, f"at most {MAX_BATCH}")
 
 
 def test_upload_over_the_limit_is_413(server: str) -> None:
     big = b"\0" * (MAX_UPLOAD_BYTES + 1)
-    _assert_error(httpx.post(f"{server}/predict", files=_upload(big)), 413, "limit")
+    _assert_error(httpx2.post(f"{server}/predict", files=_upload(big)), 413, "limit")
 
 
 def test_streamed_upload_over_the_limit_is_413(server: str) -> None:
@@ -143,7 +143,7 @@ def test_streamed_upload_over_the_limit_is_413(server: str) -> None:
             yield b"\0" * 1000
         yield b"\r\n--b--\r\n"
 
-    response = httpx.post(
+    response = httpx2.post(
         f"{server}/predict",
         content=chunks(),
         headers={"content-type": "multipart/form-data; boundary=b"},
@@ -178,7 +178,7 @@ def test_default_limits() -> None:
 
 
 def test_openapi_describes_every_response(server: str) -> None:
-    schema = httpx.get(f"{server}/openapi.json").json()
+    schema = httpx2.get(f"{server}/openapi.json").json()
     for path in ("/predict", "/predict/batch"):
         responses = schema["paths"][path]["post"]["responses"]
         assert set(responses) == {"200", "400", "413", "415", "422"}, path
@@ -192,7 +192,7 @@ def test_openapi_describes_every_response(server: str) -> None:
 
 def test_openapi_states_the_upload_bounds(server: str) -> None:
     # What the routes refuse with a 4xx whatever the bytes are, the schema says up front.
-    schema = httpx.get(f"{server}/openapi.json").json()
+    schema = httpx2.get(f"{server}/openapi.json").json()
 
     def form(path: str) -> dict:
         body = schema["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]
@@ -206,7 +206,7 @@ def test_openapi_states_the_upload_bounds(server: str) -> None:
 
 
 def test_unknown_route_is_json_404(server: str) -> None:
-    _assert_error(httpx.get(f"{server}/nope"), 404, "Not Found")
+    _assert_error(httpx2.get(f"{server}/nope"), 404, "Not Found")
 
 
 def test_server_without_a_model_exits_with_one_clear_line(tmp_path: Path) -> None:

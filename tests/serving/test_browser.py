@@ -5,7 +5,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -50,7 +50,7 @@ def test_upload_shows_category_confidence_and_model(
 ) -> None:
     photo = tmp_path / "sneaker.png"
     photo.write_bytes(encode(product_photo(fashion_item(7), size=224), "PNG"))
-    expected = httpx.post(f"{server}/predict", files={"file": photo.open("rb")}).json()
+    expected = httpx2.post(f"{server}/predict", files={"file": photo.open("rb")}).json()
 
     browser.get(f"{server}/")
     browser.find_element(By.ID, "file").send_keys(str(photo))
@@ -79,7 +79,7 @@ def test_an_uncertain_answer_says_not_sure_and_the_closest_class(
 ) -> None:
     photo = tmp_path / "sneaker.png"
     photo.write_bytes(encode(product_photo(fashion_item(7), size=224), "PNG"))
-    expected = httpx.post(f"{unsure_server}/predict", files={"file": photo.open("rb")}).json()
+    expected = httpx2.post(f"{unsure_server}/predict", files={"file": photo.open("rb")}).json()
     assert expected["uncertain"] is True
 
     browser.get(f"{unsure_server}/")

@@ -4,7 +4,7 @@ drift verdict in /monitoring; the drift tests themselves on synthetic windows.""
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -26,7 +26,7 @@ PNG = encode(product_photo(fashion_item(7)), "PNG")
 
 def _scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
     """Metric sample name -> (labels, value) pairs, parsed by prometheus-client's own parser."""
-    text = httpx.get(f"{url}/metrics").text
+    text = httpx2.get(f"{url}/metrics").text
     samples: dict[str, list[tuple[dict[str, str], float]]] = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
@@ -46,12 +46,12 @@ def test_metrics_add_up_across_two_workers(tiny_model_dir: Path, second_model_di
     with running_server(tiny_model_dir, *options) as url:
         workers = set()
         for i in range(30):  # a new connection each time: the two workers share them
-            with httpx.Client(base_url=url) as http:
+            with httpx2.Client(base_url=url) as http:
                 ok = http.post("/predict", files={"file": ("x.png", PNG, "image/png")},
                                headers={"X-Client-Id": f"client-{i}"})  # fmt: skip
                 assert ok.status_code == 200
                 workers.add(http.get("/monitoring").json()["worker"])
-        bad = httpx.post(f"{url}/predict", files={"file": ("x.txt", b"text", "text/plain")})
+        bad = httpx2.post(f"{url}/predict", files={"file": ("x.txt", b"text", "text/plain")})
         assert bad.status_code == 415
         assert len(workers) == 2  # both processes answered, so the sums below are real sums
         deadline = time.monotonic() + 10
@@ -118,7 +118,7 @@ def test_monitoring_reports_drift_for_inputs_unlike_the_training_data(
     tiny_model_dir: Path,
 ) -> None:
     with running_server(tiny_model_dir, "--drift-window", "60") as url:
-        with httpx.Client(base_url=url) as http:
+        with httpx2.Client(base_url=url) as http:
             before = http.get("/monitoring").json()
             assert before["drift"] is None  # too few requests to test
             assert before["requests"] == 0

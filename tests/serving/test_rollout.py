@@ -5,7 +5,7 @@ import json
 import shutil
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from apparel_classifier.__main__ import main as cli
@@ -23,7 +23,7 @@ def _version(model_dir: Path) -> str:
     return folder_version(load_card(model_dir))
 
 
-def _predict(http: httpx.Client, client: str | None = None) -> httpx.Response:
+def _predict(http: httpx2.Client, client: str | None = None) -> httpx2.Response:
     headers = {"X-Client-Id": client} if client else {}
     response = http.post("/predict", files={"file": ("x.png", PNG, "image/png")}, headers=headers)
     assert response.status_code == 200, response.text
@@ -35,7 +35,7 @@ def test_canary_answers_a_sticky_share_of_clients(
 ) -> None:
     prod, candidate = _version(tiny_model_dir), _version(second_model_dir)
     options = ["--candidate", str(second_model_dir), "--canary-share", "0.3"]
-    with running_server(tiny_model_dir, *options) as url, httpx.Client(base_url=url) as http:
+    with running_server(tiny_model_dir, *options) as url, httpx2.Client(base_url=url) as http:
         first = {f"client-{i}": _predict(http, f"client-{i}").json()["model"] for i in range(100)}
         by_candidate = [c for c, m in first.items() if m["version"] == candidate]
         # 30 % of clients expected; a hash of 100 names lands within a few of that.
@@ -49,7 +49,7 @@ def test_canary_answers_a_sticky_share_of_clients(
         # A client without an id gets one as a cookie, and keeps its model with it.
         fresh = _predict(http)
         cookie = fresh.cookies["client_id"]
-        with httpx.Client(base_url=url, cookies={"client_id": cookie}) as browser:
+        with httpx2.Client(base_url=url, cookies={"client_id": cookie}) as browser:
             for _ in range(5):
                 answer = _predict(browser).json()["model"]["version"]
                 assert answer == fresh.json()["model"]["version"]
@@ -61,7 +61,7 @@ def test_shadow_logs_both_answers_and_returns_prod(
     prod, candidate = _version(tiny_model_dir), _version(second_model_dir)
     logs = tmp_path / "log"
     options = ["--candidate", str(second_model_dir), "--shadow", "--log-dir", str(logs)]
-    with running_server(tiny_model_dir, *options) as url, httpx.Client(base_url=url) as http:
+    with running_server(tiny_model_dir, *options) as url, httpx2.Client(base_url=url) as http:
         ids = [_predict(http, f"c{i}").headers["X-Request-Id"] for i in range(10)]
         assert {_predict(http).json()["model"]["version"] for _ in range(3)} == {prod}
         batch = http.post(
@@ -89,7 +89,7 @@ def test_the_log_rotates_and_keeps_images_only_when_asked(
     logs = tmp_path / "log"
     options = ["--log-dir", str(logs), "--log-max-bytes", "2000", "--log-backups", "2",
                "--log-images"]  # fmt: skip
-    with running_server(tiny_model_dir, *options) as url, httpx.Client(base_url=url) as http:
+    with running_server(tiny_model_dir, *options) as url, httpx2.Client(base_url=url) as http:
         ids = [_predict(http).headers["X-Request-Id"] for _ in range(40)]
     files = sorted(p.name for p in logs.glob("predictions-*.jsonl*"))
     assert len(files) == 3, files  # the live file and two backups: the oldest were dropped
@@ -106,7 +106,7 @@ def test_compare_log_reports_agreement_classes_confidence_and_latency(
     logs = tmp_path / "log"
     options = ["--candidate", str(second_model_dir), "--shadow", "--canary-share", "0.5",
                "--log-dir", str(logs)]  # fmt: skip
-    with running_server(tiny_model_dir, *options) as url, httpx.Client(base_url=url) as http:
+    with running_server(tiny_model_dir, *options) as url, httpx2.Client(base_url=url) as http:
         for i in range(30):
             _predict(http, f"client-{i}")
     assert cli(["compare-log", str(logs), "--json"]) == 0
@@ -135,14 +135,14 @@ def test_compare_log_of_an_empty_folder_is_a_clear_error(
     assert "no prediction log" in capsys.readouterr().err
 
 
-def _reload(http: httpx.Client, token: str | None, body: dict | None = None) -> httpx.Response:
+def _reload(http: httpx2.Client, token: str | None, body: dict | None = None) -> httpx2.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return http.post("/admin/reload", headers=headers, json=body)
 
 
 def test_reload_needs_the_admin_token(tiny_model_dir: Path) -> None:
     env = {"APPAREL_ADMIN_TOKEN": TOKEN}
-    with running_server(tiny_model_dir, env=env) as url, httpx.Client(base_url=url) as http:
+    with running_server(tiny_model_dir, env=env) as url, httpx2.Client(base_url=url) as http:
         missing = _reload(http, None)
         assert missing.status_code == 401
         assert missing.headers["WWW-Authenticate"] == "Bearer"
@@ -155,7 +155,7 @@ def test_reload_needs_the_admin_token(tiny_model_dir: Path) -> None:
 
 def test_reload_is_off_without_a_configured_token(tiny_model_dir: Path) -> None:
     with running_server(tiny_model_dir, env={"APPAREL_ADMIN_TOKEN": ""}) as url:
-        response = _reload(httpx.Client(base_url=url), "anything")
+        response = _reload(httpx2.Client(base_url=url), "anything")
     assert response.status_code == 403
     assert "APPAREL_ADMIN_TOKEN" in response.json()["detail"]
 
@@ -171,7 +171,7 @@ def test_reload_swaps_models_without_a_restart_and_a_failed_one_changes_nothing(
     # Two worker processes: a reload answered by one must reach the other too.
     options = ["--workers", "2"]
     with running_server(tiny_model_dir, *options, env=env) as url:
-        with httpx.Client(base_url=url) as http:
+        with httpx2.Client(base_url=url) as http:
             before = http.get("/monitoring").json()
             assert _predict(http).json()["model"]["version"] == first
             swapped = _reload(http, TOKEN, {"prod": str(second_model_dir)})
@@ -188,7 +188,7 @@ def test_reload_swaps_models_without_a_restart_and_a_failed_one_changes_nothing(
         # New connections, spread over both workers: every one answers with the new model.
         workers = set()
         for _ in range(40):
-            with httpx.Client(base_url=url) as http:
+            with httpx2.Client(base_url=url) as http:
                 assert _predict(http).json()["model"]["version"] == second
                 monitoring = http.get("/monitoring").json()
                 assert monitoring["models"][0]["version"] == second

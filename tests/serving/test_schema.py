@@ -1,7 +1,7 @@
 """The API against its own OpenAPI schema: schemathesis sends the running server, over real
 HTTP, requests that the schema allows and requests that it forbids, and checks every answer."""
 
-import httpx
+import httpx2
 import schemathesis
 from schemathesis import Case, CheckContext, Response
 
@@ -51,7 +51,7 @@ def valid_uploads_are_refused_only_as_images(
 
 
 def test_the_fuzzed_schema_is_the_served_one(server: str) -> None:
-    assert httpx.get(f"{server}/openapi.json").json() == OPENAPI
+    assert httpx2.get(f"{server}/openapi.json").json() == OPENAPI
 
 
 @schema.parametrize()
