@@ -48,7 +48,7 @@ Model = TypeVar("Model")
 
 def print_table(rows: list[Row]) -> None:
     """The comparison as a Markdown table (for the README)."""
-    print("\n| field train photos | count | field val accuracy | train s |\n|---|---:|---:|---:|")
+    print("\n| field train photos | count | field val accuracy | seconds |\n|---|---:|---:|---:|")
     for name, count, accuracy, seconds in rows:
         print(f"| {name} | {count} | {accuracy:.4f} | {seconds:.0f} |")
 

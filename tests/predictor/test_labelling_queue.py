@@ -75,21 +75,22 @@ def test_a_missing_folder_is_one_clear_error(
 def test_rounds_label_the_top_of_the_latest_models_queue() -> None:
     # tools.active_learning's rounds, with a stand-in model: the rows it was trained on.
     # It is least sure of row r when (r - 3 × its row count) mod 16 is largest, so every
-    # round's queue differs from the seed model's (rows 15, 14, ..., 8 in one shot).
+    # round's queue differs from the seed model's (rows 15, 14, ..., 8 in one shot); and
+    # least sure of all of the rows it was trained on, which a round must not label again.
     def probabilities(model: tuple[int, ...], rows: np.ndarray) -> np.ndarray:
-        doubt = ((rows - 3 * len(model)) % 16) / 40  # < 0.5: entropy grows with it
-        return np.stack([1 - doubt, doubt], axis=1)
+        doubt = np.where(np.isin(rows, model), 0.49, ((rows - 3 * len(model)) % 16) / 40)
+        return np.stack([1 - doubt, doubt], axis=1)  # doubt < 0.5: entropy grows with it
 
-    trained: list[set[int]] = []
+    trained: list[list[int]] = []
 
     def train_on(rows: np.ndarray) -> tuple[int, ...]:
-        trained.append(set(rows.tolist()))
+        trained.append(rows.tolist())
         return tuple(rows.tolist())
 
     seed: tuple[int, ...] = ()
     scored = rerank_rounds(16, seed, train_on, probabilities, lambda model: len(model) / 100)
-    assert trained == [{14, 15}, {4, 5, 14, 15}, {4, 5, 10, 11, 14, 15},
-                       {0, 1, 4, 5, 10, 11, 14, 15}]  # fmt: skip
+    assert trained == [[14, 15], [4, 5, 14, 15], [4, 5, 10, 11, 14, 15],
+                       [0, 1, 4, 5, 10, 11, 14, 15]]  # fmt: skip
     assert [(name, count, score) for name, count, score, _ in scored] == [
         ("25% in re-ranked rounds of 12.5%", 4, 0.04),
         ("50% in re-ranked rounds of 12.5%", 8, 0.08),
