@@ -18,14 +18,19 @@ from apparel_classifier.networks import predict_logits
 
 
 def predict_proba(
-    model: nn.Module, x: Tensor, batch_size: int, temperature: float = 1.0, flip: bool = False
+    model: nn.Module,
+    x: Tensor,
+    batch_size: int,
+    temperature: float = 1.0,
+    flip: bool = False,
+    shift_px: int = 0,
 ) -> np.ndarray:
     """Class probabilities (N, C) as float64 for normalised images `x` (N, 1, 28, 28).
 
-    `temperature` is the card's calibration (1.0: the network's raw softmax); `flip`,
-    the card's test-time flip (`networks.predict_logits`).
+    `temperature` is the card's calibration (1.0: the network's raw softmax); `flip` and
+    `shift_px`, the card's test-time views (`networks.predict_logits`).
     """
-    return softmax_proba(predict_logits(model, x, batch_size, flip), temperature)
+    return softmax_proba(predict_logits(model, x, batch_size, flip, shift_px), temperature)
 
 
 def softmax_proba(logits: Tensor, temperature: float = 1.0) -> np.ndarray:

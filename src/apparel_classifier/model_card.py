@@ -52,6 +52,9 @@ class ModelInfo(_Part):
     # Answers are the mean of the image's and its mirror image's logits (`test_time_flip`).
     # False for cards written before the key existed (schema 4): they were served plainly.
     test_time_flip: bool = False
+    # ... and of the image moved by this many pixels each way (`test_time_shift_px`); 0 for
+    # cards written before the key existed.
+    test_time_shift_px: int = 0
 
 
 class DatasetInfo(_Part):

@@ -44,22 +44,52 @@ class FashionCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
+def _shifted(x: Tensor, dy: int, dx: int) -> Tensor:
+    """`x` (B, 1, H, W) moved by (dy, dx) pixels; the edge moved in is each image's darkest value.
+
+    Training's shifts fill with black, the background of every image in Fashion-MNIST's
+    format; an image's minimum is that black without needing the normalisation constants.
+    """
+    height, width = x.shape[-2:]
+    out = x.amin(dim=(1, 2, 3), keepdim=True).expand_as(x).clone()
+    out[..., max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)] = x[
+        ..., max(-dy, 0) : height + min(-dy, 0), max(-dx, 0) : width + min(-dx, 0)
+    ]
+    return out
+
+
+def inference_views(x: Tensor, flip: bool = False, shift_px: int = 0) -> list[Tensor]:
+    """The views of `x` an answer averages: the image, its mirror image (`flip`), and each of
+    those moved by `shift_px` pixels up, down, left and right (so 1, 2, 5 or 10 views).
+
+    The same flips and shifts as training's augmentation, so every view is in-distribution.
+    """
+    views = [x, x.flip(3)] if flip else [x]
+    if shift_px:
+        moves = ((0, shift_px), (0, -shift_px), (shift_px, 0), (-shift_px, 0))
+        views += [_shifted(v, dy, dx) for v in list(views) for dy, dx in moves]
+    return views
+
+
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: Tensor, batch_size: int, flip: bool = False) -> Tensor:
+def predict_logits(
+    model: nn.Module, x: Tensor, batch_size: int, flip: bool = False, shift_px: int = 0
+) -> Tensor:
     """Logits (N, classes) for N >= 1 normalised images `x` (N, 1, 28, 28), in eval mode.
 
     The project's one inference loop: validation during training, the `evaluate`
     stage and the predictor all call it. The model's train/eval mode is restored.
-    With `flip`, each image's logits are the mean of its own and its mirror image's
-    (test-time augmentation: training flips images, so both views are in-distribution);
-    the two views go through the network as one batch.
+    With `flip` or `shift_px`, each image's logits are the mean over its
+    `inference_views` (test-time augmentation); `batch_size` images go through the
+    network at a time, with all their views in the same batch.
     """
+    count = len(inference_views(x[:1], flip, shift_px))
 
     def logits(batch: Tensor) -> Tensor:
-        if not flip:
+        if count == 1:
             return model(batch)
-        both = model(torch.cat([batch, batch.flip(3)]))
-        return (both[: len(batch)] + both[len(batch) :]) / 2
+        views = model(torch.cat(inference_views(batch, flip, shift_px)))
+        return views.view(count, len(batch), -1).mean(dim=0)
 
     # Switch modes only when training: `eval()` and `train()` each walk every module, about
     # 0.17 ms per call, and the predictor's model is always in eval mode already.

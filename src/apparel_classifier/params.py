@@ -139,6 +139,9 @@ class TrainingParams(_Section):
     # Answer with the mean logits of an image and its mirror image (test-time augmentation).
     # Part of the model, like the threshold: calibration is fitted on those answers.
     test_time_flip: bool
+    # ... and of the image moved by this many pixels up, down, left and right (each view
+    # mirrored too with the flip): the shifts of training's augmentation. 0: no shifts.
+    test_time_shift_px: Annotated[int, Field(ge=0, le=4)]
     # Calibrated confidence below which an answer is marked uncertain ("not sure,
     # closest: X"). Part of the model: a registered model carries its own threshold.
     confidence_threshold: Annotated[float, Field(ge=0.0, le=1.0)]

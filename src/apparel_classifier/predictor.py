@@ -86,7 +86,8 @@ class Predictor:
         if len(images) == 0:
             return []
         x = normalize(torch.from_numpy(images), self._mean, self._std).to(self.device)
-        logits = predict_logits(self.model, x, len(x), self.card.model.test_time_flip)
+        views = self.card.model.test_time_flip, self.card.model.test_time_shift_px
+        logits = predict_logits(self.model, x, len(x), *views)
         probs = calibrated_probabilities(logits, self.temperature).cpu().numpy()
         ids = probs.argmax(axis=1)  # (N, classes) -> (N,)
         return [

@@ -18,7 +18,7 @@ from apparel_classifier.images import (
     NotAnImageError,
 )
 from apparel_classifier.model_card import CARD_FILE, WEIGHTS_FILE, load_model
-from apparel_classifier.networks import predict_logits
+from apparel_classifier.networks import inference_views, predict_logits
 from apparel_classifier.predictor import Prediction, Predictor
 from apparel_classifier.transforms import normalize
 from tests.fake_models import save_tiny_model
@@ -177,21 +177,24 @@ def test_no_images_give_no_predictions(predictor: Predictor) -> None:
     assert predictor.predict_batch([]) == []
 
 
-def test_a_card_with_the_test_time_flip_answers_with_the_mean_of_both_views(
-    tiny_model_dir: Path, tmp_path: Path
+@pytest.mark.parametrize(("flip", "shift_px"), [(True, 0), (False, 1), (True, 1)])
+def test_a_card_with_test_time_views_answers_with_the_mean_over_them(
+    tiny_model_dir: Path, tmp_path: Path, flip: bool, shift_px: int
 ) -> None:
     model_dir = _copy(tiny_model_dir, tmp_path)
     card = json.loads((model_dir / CARD_FILE).read_text())
-    assert card["model"]["test_time_flip"] is False  # save_tiny_model's default
-    card["model"]["test_time_flip"] = True
+    # save_tiny_model's defaults
+    assert (card["model"]["test_time_flip"], card["model"]["test_time_shift_px"]) == (False, 0)
+    card["model"].update(test_time_flip=flip, test_time_shift_px=shift_px)
     (model_dir / CARD_FILE).write_text(json.dumps(card))
     images = np.stack([fashion_item(k) for k in range(len(CLASS_NAMES))])  # not mirror-symmetric
 
     model, loaded = load_model(model_dir)
     x = normalize(torch.from_numpy(images), **loaded.normalization)
-    mirrored = (predict_logits(model, x, 10) + predict_logits(model, x.flip(3), 10)) / 2
-    expected = torch.softmax(mirrored / loaded.calibration.temperature, dim=1).numpy()
-    flipped = [p.probabilities for p in Predictor(model_dir).predict_arrays(images)]
+    views = inference_views(x, flip, shift_px)
+    mean = torch.stack([predict_logits(model, v, 10) for v in views]).mean(dim=0)
+    expected = torch.softmax(mean / loaded.calibration.temperature, dim=1).numpy()
+    answered = [p.probabilities for p in Predictor(model_dir).predict_arrays(images)]
     plain = [p.probabilities for p in Predictor(tiny_model_dir).predict_arrays(images)]
-    np.testing.assert_allclose(flipped, expected, atol=1e-6)
-    assert not np.allclose(flipped, plain, atol=1e-4)
+    np.testing.assert_allclose(answered, expected, atol=1e-6)
+    assert not np.allclose(answered, plain, atol=1e-4)

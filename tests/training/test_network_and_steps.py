@@ -6,7 +6,7 @@ import torch
 
 from apparel_classifier import training
 from apparel_classifier.fashion_mnist import OUTSIDE
-from apparel_classifier.networks import FashionCNN, predict_logits
+from apparel_classifier.networks import FashionCNN, inference_views, predict_logits
 from apparel_classifier.params import AugmentParams, load_params
 
 
@@ -140,6 +140,30 @@ def test_flip_average_is_the_mean_of_both_views_and_keeps_mirror_images_alone() 
         predict_logits(model, symmetric, 4, flip=True), predict_logits(model, symmetric, 4)
     )
     assert model.training  # the mode is restored
+
+
+def test_shifted_views_move_the_image_and_fill_the_edge_with_its_background() -> None:
+    x = torch.full((2, 1, 28, 28), -0.8)  # the normalised black background
+    x[0, 0, 10:14, 5:9] = 1.0
+    x[1, 0, 0, :] = 2.0  # an item touching the top edge
+    views = inference_views(x, flip=True, shift_px=1)
+    assert len(views) == 10  # the image and its mirror image, each unmoved and moved 4 ways
+    right, left, down, up = views[2:6]  # the unmirrored image's moves
+    torch.testing.assert_close(right[0, 0, 10:14, 6:10], x[0, 0, 10:14, 5:9])
+    torch.testing.assert_close(left[0, 0, 10:14, 4:8], x[0, 0, 10:14, 5:9])
+    assert down[1, 0, 0].eq(-0.8).all()  # black moves in
+    assert down[1, 0, 1].eq(2.0).all()
+    assert up[1, 0].eq(-0.8).all()  # the top row moved out of the frame
+    assert len(inference_views(x, shift_px=2)) == 5
+
+
+def test_the_view_average_is_the_mean_of_each_views_logits_in_any_batch_size() -> None:
+    torch.manual_seed(0)
+    model = FashionCNN(width=4).eval()
+    x = torch.randn(5, 1, 28, 28)
+    each = torch.stack([predict_logits(model, v, 5) for v in inference_views(x, True, 1)])
+    for batch_size in (1, 2, 5):
+        torch.testing.assert_close(predict_logits(model, x, batch_size, True, 1), each.mean(0))
 
 
 def test_a_bf16_step_runs_the_network_in_bf16_and_keeps_fp32_weights_and_loss() -> None:

@@ -142,6 +142,7 @@ def test_card_ties_the_model_to_its_dataset_and_params(project: TinyProject) -> 
     assert card.calibration.temperature > 0.0
     assert card.calibration.threshold == project.params.confidence_threshold
     assert card.model.test_time_flip == project.params.test_time_flip
+    assert card.model.test_time_shift_px == project.params.test_time_shift_px
     assert card.model.kwargs == {
         "num_classes": len(card.classes),
         "width": project.params.width,
@@ -149,21 +150,24 @@ def test_card_ties_the_model_to_its_dataset_and_params(project: TinyProject) -> 
     }
 
 
-def test_test_time_flip_keeps_the_weights_and_is_written_into_the_card(
+def test_test_time_views_keep_the_weights_and_are_written_into_the_card(
     project: TinyProject,
 ) -> None:
+    plain_params = project.params.model_copy(
+        update={"test_time_flip": False, "test_time_shift_px": 0}
+    )
     plain, _ = train.run(
-        project.processed, project.models("plain"), None, project.params, project.params.dataset
+        project.processed, project.models("plain"), None, plain_params, project.params.dataset
     )
-    with_flip = project.params.model_copy(update={"test_time_flip": True})
-    flipped, _ = train.run(
-        project.processed, project.models("flip"), None, with_flip, project.params.dataset
+    with_views = plain_params.model_copy(update={"test_time_flip": True, "test_time_shift_px": 1})
+    viewed, _ = train.run(
+        project.processed, project.models("views"), None, with_views, project.params.dataset
     )
-    # The kept epoch is chosen on the plain network: the flip changes answers, not weights.
-    assert flipped.model.weights_md5 == plain.model.weights_md5
-    assert (plain.model.test_time_flip, flipped.model.test_time_flip) == (False, True)
-    # Calibrated on the answers as served, so the temperature is the flipped answers' own.
-    assert flipped.calibration.temperature != plain.calibration.temperature
+    # The kept epoch is chosen on the plain network: the views change answers, not weights.
+    assert viewed.model.weights_md5 == plain.model.weights_md5
+    assert (viewed.model.test_time_flip, viewed.model.test_time_shift_px) == (True, 1)
+    # Calibrated on the answers as served, so the temperature is the averaged answers' own.
+    assert viewed.calibration.temperature != plain.calibration.temperature
 
 
 def test_card_holds_only_what_the_inputs_decide(project: TinyProject) -> None:

@@ -50,8 +50,8 @@ def run(
     norm, classes = card.normalization, card.classes
     test = load_processed(processed_dir, "test")
     x = normalize(torch.from_numpy(test.images), norm["mean"], norm["std"])
-    # The plain network's mistakes, each with one embedding: with the card's test-time flip
-    # the served answers average two views, and differ from these on a few images.
+    # The plain network's mistakes, each with one embedding: with the card's test-time views
+    # the served answers average several views, and differ from these on some images.
     features, probs = embed(model, x, params.batch_size, card.calibration.temperature)
     wrong = np.flatnonzero(probs.argmax(axis=1) != test.labels)
     clusters = cluster_embeddings(features[wrong], params)

@@ -52,13 +52,18 @@ def _cnn_proba(processed_dir: Path, keep: np.ndarray, params: Params) -> dict[st
     field = load_processed(processed_dir, FIELD_VAL).images
     return {
         "test": predict_proba(
-            model, data.tensors["test"][0], params.val_batch_size, flip=params.test_time_flip
+            model,
+            data.tensors["test"][0],
+            params.val_batch_size,
+            flip=params.test_time_flip,
+            shift_px=params.test_time_shift_px,
         ),
         "field": predict_proba(
             model,
             normalize(torch.from_numpy(field), data.mean, data.std).to(device),
             params.val_batch_size,
             flip=params.test_time_flip,
+            shift_px=params.test_time_shift_px,
         )
         if len(field)
         else np.zeros((0, NUM_CLASSES)),

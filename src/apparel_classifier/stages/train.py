@@ -155,7 +155,9 @@ def run(
     val_x, val_y = tensors["val"]
     # The kept epoch was chosen on the plain network; calibration and the drift profile
     # see the answers as served (with the test-time flip when it is on).
-    val_logits = networks.predict_logits(model, val_x, params.val_batch_size, params.test_time_flip)
+    val_logits = networks.predict_logits(
+        model, val_x, params.val_batch_size, params.test_time_flip, params.test_time_shift_px
+    )
     temperature = calibration.fit_temperature(val_logits, val_y)
     # What live inputs and answers should look like: the server tests its traffic against it.
     profile = monitoring.build_profile(
@@ -173,6 +175,7 @@ def run(
             weights_md5="",
             num_parameters=sum(p.numel() for p in model.parameters()),
             test_time_flip=params.test_time_flip,
+            test_time_shift_px=params.test_time_shift_px,
         ),
         dataset=DatasetInfo(
             processed=data_md5,
