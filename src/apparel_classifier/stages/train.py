@@ -154,7 +154,7 @@ def run(
     # Held-out data the weights were not chosen by gradient on: the validation split.
     val_x, val_y = tensors["val"]
     # The kept epoch was chosen on the plain network; calibration and the drift profile
-    # see the answers as served (with the test-time flip when it is on).
+    # see the answers as served (the mean over the test-time views the params ask for).
     val_logits = networks.predict_logits(
         model, val_x, params.val_batch_size, params.test_time_flip, params.test_time_shift_px
     )
