@@ -125,7 +125,7 @@ def time_to_accuracy(params: TrainingParams) -> None:
     result = training.fit(
         model, data.tensors["train"], data.tensors["val"], params, data.background, None, score
     )
-    count = len(networks.inference_views(test_x[:1], *views))
+    count = networks.view_count(*views)
     served = f"{count}-view average" if count > 1 else "plain"
     precision = training.resolve_precision(params.precision, device)
     print(f"\ntime to accuracy ({len(train_x):,} training rows per epoch, {device}, "

@@ -56,6 +56,11 @@ class ModelInfo(_Part):
     # cards written before the key existed.
     test_time_shift_px: int = 0
 
+    @property
+    def views(self) -> tuple[bool, int]:
+        """(flip, shift_px): the test-time views answers average (`networks.predict_logits`)."""
+        return self.test_time_flip, self.test_time_shift_px
+
 
 class DatasetInfo(_Part):
     """The dataset version: path (as in dvc.lock) -> MD5, for processed and raw files.

@@ -71,6 +71,11 @@ def inference_views(x: Tensor, flip: bool = False, shift_px: int = 0) -> list[Te
     return views
 
 
+def view_count(flip: bool = False, shift_px: int = 0) -> int:
+    """How many views `inference_views` makes for these settings: 1, 2, 5 or 10."""
+    return (2 if flip else 1) * (5 if shift_px else 1)
+
+
 @torch.no_grad()
 def predict_logits(
     model: nn.Module, x: Tensor, batch_size: int, flip: bool = False, shift_px: int = 0
@@ -83,7 +88,7 @@ def predict_logits(
     `inference_views` (test-time augmentation). At most `batch_size` rows go through
     the network at a time, an image's views in the same batch.
     """
-    count = len(inference_views(x[:1], flip, shift_px))
+    count = view_count(flip, shift_px)
 
     def logits(batch: Tensor) -> Tensor:
         if count == 1:

@@ -90,8 +90,7 @@ class Predictor:
         if len(images) == 0:
             return []
         x = normalize(torch.from_numpy(images), self._mean, self._std).to(self.device)
-        views = self.card.model.test_time_flip, self.card.model.test_time_shift_px
-        logits = predict_logits(self.model, x, BATCH_ROWS, *views)
+        logits = predict_logits(self.model, x, BATCH_ROWS, *self.card.model.views)
         probs = calibrated_probabilities(logits, self.temperature).cpu().numpy()
         ids = probs.argmax(axis=1)  # (N, classes) -> (N,)
         return [

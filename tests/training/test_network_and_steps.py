@@ -6,7 +6,7 @@ import torch
 
 from apparel_classifier import training
 from apparel_classifier.fashion_mnist import OUTSIDE
-from apparel_classifier.networks import FashionCNN, inference_views, predict_logits
+from apparel_classifier.networks import FashionCNN, inference_views, predict_logits, view_count
 from apparel_classifier.params import AugmentParams, load_params
 
 
@@ -154,7 +154,8 @@ def test_shifted_views_move_the_image_and_fill_the_edge_with_its_background() ->
     assert down[1, 0, 0].eq(-0.8).all()  # black moves in
     assert down[1, 0, 1].eq(2.0).all()
     assert up[1, 0].eq(-0.8).all()  # the top row moved out of the frame
-    assert len(inference_views(x, shift_px=2)) == 5
+    for flip, shift_px in ((False, 0), (True, 0), (False, 2), (True, 1)):
+        assert len(inference_views(x, flip, shift_px)) == view_count(flip, shift_px)
 
 
 def test_the_view_average_is_the_mean_of_each_views_logits_in_any_batch_size() -> None:

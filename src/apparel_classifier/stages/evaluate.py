@@ -83,8 +83,7 @@ def run(
         if len(images) == 0:
             return torch.zeros((0, len(classes)))
         x = normalize(torch.from_numpy(images), norm["mean"], norm["std"])
-        views = card.model.test_time_flip, card.model.test_time_shift_px
-        return predict_logits(model, x, params.batch_size, *views)
+        return predict_logits(model, x, params.batch_size, *card.model.views)
 
     test = load_processed(processed_dir, "test")
     test_logits = logits(test.images)
