@@ -114,18 +114,17 @@ def time_to_accuracy(params: TrainingParams) -> None:
     test_x, test_y = data.tensors["test"]
     model = training.build_network(params).to(device)
     rows: list[tuple[EpochRecord, float, float]] = []
-    views = params.test_time_flip, params.test_time_shift_px  # how the model answers
 
     def score(record: EpochRecord) -> None:  # called after the epoch's timer has stopped
         plain = networks.predict_logits(model, test_x, params.val_batch_size)
-        served = networks.predict_logits(model, test_x, params.val_batch_size, *views)
+        served = networks.predict_logits(model, test_x, params.val_batch_size, *params.views)
         rows.append((record, _accuracy(plain, test_y), _accuracy(served, test_y)))
 
     train_x, _ = data.tensors["train"]
     result = training.fit(
         model, data.tensors["train"], data.tensors["val"], params, data.background, None, score
     )
-    count = networks.view_count(*views)
+    count = networks.view_count(*params.views)
     served = f"{count}-view average" if count > 1 else "plain"
     precision = training.resolve_precision(params.precision, device)
     print(f"\ntime to accuracy ({len(train_x):,} training rows per epoch, {device}, "

@@ -146,6 +146,11 @@ class TrainingParams(_Section):
     # closest: X"). Part of the model: a registered model carries its own threshold.
     confidence_threshold: Annotated[float, Field(ge=0.0, le=1.0)]
 
+    @property
+    def views(self) -> tuple[bool, int]:
+        """(flip, shift_px): the test-time views answers average (`networks.predict_logits`)."""
+        return self.test_time_flip, self.test_time_shift_px
+
     @model_validator(mode="after")
     def _batch_splits_over_processes(self) -> "TrainingParams":
         if self.batch_size % self.processes:

@@ -141,8 +141,7 @@ def test_card_ties_the_model_to_its_dataset_and_params(project: TinyProject) -> 
     # Calibrated on the validation split; the threshold is the param, carried by the model.
     assert card.calibration.temperature > 0.0
     assert card.calibration.threshold == project.params.confidence_threshold
-    assert card.model.test_time_flip == project.params.test_time_flip
-    assert card.model.test_time_shift_px == project.params.test_time_shift_px
+    assert card.model.views == project.params.views
     assert card.model.kwargs == {
         "num_classes": len(card.classes),
         "width": project.params.width,
@@ -165,7 +164,7 @@ def test_test_time_views_keep_the_weights_and_are_written_into_the_card(
     )
     # The kept epoch is chosen on the plain network: the views change answers, not weights.
     assert viewed.model.weights_md5 == plain.model.weights_md5
-    assert (viewed.model.test_time_flip, viewed.model.test_time_shift_px) == (True, 1)
+    assert viewed.model.views == with_views.views == (True, 1)
     # Calibrated on the answers as served, so the temperature is the averaged answers' own.
     assert viewed.calibration.temperature != plain.calibration.temperature
 

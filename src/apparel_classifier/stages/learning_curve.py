@@ -50,21 +50,14 @@ def _cnn_proba(processed_dir: Path, keep: np.ndarray, params: Params) -> dict[st
     result = training.fit(model, (x[rows], y[rows]), data.tensors["val"], params, data.background)
     model.load_state_dict(result.best_state)
     field = load_processed(processed_dir, FIELD_VAL).images
+    flip, shift_px = params.views  # answered as the train stage's model would be served
+
+    def proba(images: torch.Tensor) -> np.ndarray:
+        return predict_proba(model, images, params.val_batch_size, flip=flip, shift_px=shift_px)
+
     return {
-        "test": predict_proba(
-            model,
-            data.tensors["test"][0],
-            params.val_batch_size,
-            flip=params.test_time_flip,
-            shift_px=params.test_time_shift_px,
-        ),
-        "field": predict_proba(
-            model,
-            normalize(torch.from_numpy(field), data.mean, data.std).to(device),
-            params.val_batch_size,
-            flip=params.test_time_flip,
-            shift_px=params.test_time_shift_px,
-        )
+        "test": proba(data.tensors["test"][0]),
+        "field": proba(normalize(torch.from_numpy(field), data.mean, data.std).to(device))
         if len(field)
         else np.zeros((0, NUM_CLASSES)),
     }

@@ -155,9 +155,7 @@ def run(
     val_x, val_y = tensors["val"]
     # The kept epoch was chosen on the plain network; calibration and the drift profile
     # see the answers as served (the mean over the test-time views the params ask for).
-    val_logits = networks.predict_logits(
-        model, val_x, params.val_batch_size, params.test_time_flip, params.test_time_shift_px
-    )
+    val_logits = networks.predict_logits(model, val_x, params.val_batch_size, *params.views)
     temperature = calibration.fit_temperature(val_logits, val_y)
     # What live inputs and answers should look like: the server tests its traffic against it.
     profile = monitoring.build_profile(
