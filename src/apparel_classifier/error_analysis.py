@@ -50,7 +50,7 @@ def embed(
         lambda _module, inputs: captured.append(inputs[0].detach().flatten(1).cpu())
     )
     try:
-        probs = predict_proba(model, x, batch_size, temperature)
+        probs = predict_proba(model, x, batch_size, temperature=temperature)
     finally:
         handle.remove()
     return torch.cat(captured).numpy().astype(np.float32), probs

@@ -21,6 +21,7 @@ def predict_proba(
     model: nn.Module,
     x: Tensor,
     batch_size: int,
+    *,
     temperature: float = 1.0,
     flip: bool = False,
     shift_px: int = 0,
@@ -28,7 +29,9 @@ def predict_proba(
     """Class probabilities (N, C) as float64 for normalised images `x` (N, 1, 28, 28).
 
     `temperature` is the card's calibration (1.0: the network's raw softmax); `flip` and
-    `shift_px`, the card's test-time views (`networks.predict_logits`).
+    `shift_px`, the card's test-time views (`networks.predict_logits`). Keywords only:
+    `predict_logits` takes the views where this would take the temperature, so a
+    positional `*card.model.views` here would have calibrated by the flip.
     """
     return softmax_proba(predict_logits(model, x, batch_size, flip, shift_px), temperature)
 

@@ -118,7 +118,7 @@ def test_embeddings_are_the_input_of_the_last_linear_layer() -> None:
         expected = model.features(x).flatten(1)  # (10, 4w, 3, 3) -> (10, 36w)
     assert features.shape == (10, 36 * 4)
     np.testing.assert_allclose(features, expected.numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(probs, predict_proba(model, x, 10, 2.0), rtol=1e-6)
+    np.testing.assert_allclose(probs, predict_proba(model, x, 10, temperature=2.0), rtol=1e-6)
     # The hook is removed afterwards: a later forward pass captures nothing.
     assert not model.classifier[-1]._forward_pre_hooks
 
