@@ -20,14 +20,18 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from apparel_classifier.errors import UserError
+from apparel_classifier.fileio import md5sum
 
 ARTIFACT = "apparel-classifier"  # as declared in dvc.yaml's `artifacts:`
+FETCH_MARKER = ".registry-version"  # in a fetched folder: the version it holds
 CANDIDATE, PROD = "candidate", "prod"
 
 
@@ -45,18 +49,29 @@ def _gto() -> Any:
     # Imported on use: GTO (and DVC) are slow to import, and the server imports this
     # module only when a model is named by registry stage or version.
     import gto.api
-    from gto.exceptions import GTOException
 
-    return gto.api, GTOException
+    return gto.api
+
+
+@contextmanager
+def _registry_errors(failed: str) -> Iterator[None]:
+    """GTO's errors, and git's (no repository there, no git at all), as one UserError.
+
+    `failed` says what could not be done, e.g. "cannot read the registry in DIR".
+    """
+    from gto.exceptions import GTOException
+    from scmrepo.exceptions import SCMError
+
+    try:
+        yield
+    except (GTOException, SCMError) as exc:
+        raise UserError(f"{failed}: {exc}") from None
 
 
 def register(repo: Path, version: str | None = None, rev: str = "HEAD") -> str:
     """Register the model at `rev` as `version` (default: the next patch version)."""
-    api, error = _gto()
-    try:
-        tag = api.register(str(repo), ARTIFACT, rev, version=version)
-    except error as exc:
-        raise UserError(f"cannot register {ARTIFACT} at {rev}: {exc}") from None
+    with _registry_errors(f"cannot register {ARTIFACT} at {rev}"):
+        tag = _gto().register(str(repo), ARTIFACT, rev, version=version)
     return str(tag.version)
 
 
@@ -67,16 +82,14 @@ def assign(repo: Path, version: str, stage: str) -> None:
     are unassigned (GTO's `unassign`, one more tag: the history stays in git). A version
     that was in the stage before may be assigned again: that is how a rollback reads.
     """
-    api, error = _gto()
-    try:
+    api = _gto()
+    with _registry_errors(f"cannot assign {ARTIFACT} {version} to {stage}"):
         others = [v for v in _versions_in(repo, stage) if v != version]
         _next_second_after_last_event(repo, version, stage)
         api.assign(str(repo), ARTIFACT, stage, version=version, force=True)
         for other in others:
             _next_second_after_last_event(repo, other, stage)
             api.unassign(str(repo), ARTIFACT, stage=stage, version=other)
-    except error as exc:
-        raise UserError(f"cannot assign {ARTIFACT} {version} to {stage}: {exc}") from None
 
 
 def _next_second_after_last_event(repo: Path, version: str, stage: str) -> None:
@@ -86,7 +99,7 @@ def _next_second_after_last_event(repo: Path, version: str, stage: str) -> None:
     git keeps in whole seconds: a rollback right after a promotion would otherwise write
     two events of one version in the same second, and GTO could read them in either order.
     """
-    api, _ = _gto()
+    api = _gto()
     times = [
         e["timestamp"].timestamp() for e in api.history(str(repo), ARTIFACT)
         if e["version"] == version and e.get("stage") == stage
@@ -97,8 +110,7 @@ def _next_second_after_last_event(repo: Path, version: str, stage: str) -> None:
 
 def _versions_in(repo: Path, stage: str) -> list[str]:
     """The versions `stage` holds now."""
-    api, _ = _gto()
-    found = api.find_versions_in_stage(str(repo), ARTIFACT, stage, versions_per_stage=-1)
+    found = _gto().find_versions_in_stage(str(repo), ARTIFACT, stage, versions_per_stage=-1)
     return [str(v.version) for v in _as_list(found)]
 
 
@@ -109,8 +121,9 @@ def promote(repo: Path, version: str) -> None:
 
 def rollback(repo: Path) -> str:
     """Put back in prod the version that was there before the current one; return it."""
-    history = _stage_history(repo, PROD)
-    current = next(iter(_versions_in(repo, PROD)), None)
+    with _registry_errors(f"cannot read the registry in {repo}"):
+        history = _stage_history(repo, PROD)
+        current = next(iter(_versions_in(repo, PROD)), None)
     if current is None:
         raise UserError(f"nothing to roll back: no version of {ARTIFACT} is in {PROD}")
     previous = next((v for v in history if v != current), None)
@@ -122,9 +135,8 @@ def rollback(repo: Path) -> str:
 
 def _stage_history(repo: Path, stage: str) -> list[str]:
     """The versions assigned to `stage`, newest assignment first."""
-    api, _ = _gto()
     events = [
-        e for e in api.history(str(repo), ARTIFACT)
+        e for e in _gto().history(str(repo), ARTIFACT)
         if e["event"] == "assignment" and e["stage"] == stage
     ]  # fmt: skip
     # The tag's counter (name#stage#N) orders assignments made within the same second.
@@ -134,8 +146,7 @@ def _stage_history(repo: Path, stage: str) -> list[str]:
 
 def resolve(repo: Path, ref: str) -> Resolved:
     """A stage (`prod`, `candidate`) or a version (`v1.2.0`) -> the registered version."""
-    api, error = _gto()
-    try:
+    with _registry_errors(f"cannot read the registry in {repo}"):
         if ref in (PROD, CANDIDATE) or not ref.startswith("v"):
             found = _versions_in(repo, ref)
             if not found:
@@ -143,7 +154,7 @@ def resolve(repo: Path, ref: str) -> Resolved:
             version, stage = found[0], ref
         else:
             version, stage = ref, None
-        for registered in api.show(str(repo), ARTIFACT, registered_only=True):
+        for registered in _gto().show(str(repo), ARTIFACT, registered_only=True):
             if registered["version"] == version:
                 return Resolved(
                     version=version,
@@ -151,21 +162,46 @@ def resolve(repo: Path, ref: str) -> Resolved:
                     created_at=registered["created_at"],
                     stage=stage,
                 )
-    except error as exc:
-        raise UserError(f"cannot read the registry in {repo}: {exc}") from None
     raise UserError(f"{ARTIFACT} has no registered version {version!r} in {repo}")
+
+
+def _fetched_version(out_dir: Path) -> str | None:
+    """The version an earlier `fetch` left in `out_dir`, or None if it holds none."""
+    marker = out_dir / FETCH_MARKER
+    return marker.read_text(encoding="utf-8", errors="replace") if marker.is_file() else None
+
+
+def _intact(model_dir: Path) -> bool:
+    """Whether a fetched folder's card reads and its weights still match it."""
+    from apparel_classifier.model_card import load_card  # imports torch: only when needed
+
+    try:
+        card = load_card(model_dir)
+    except UserError:
+        return False
+    weights = model_dir / card.model.weights_file
+    return weights.is_file() and md5sum(weights) == card.model.weights_md5
 
 
 def fetch(repo: Path, ref: str, out_dir: Path) -> Resolved:
     """Download a stage's or version's model files into `out_dir` (whole, or not at all).
 
-    `dvc artifacts get` reads them from the local DVC cache, else the remote. A complete
-    `out_dir` left by an earlier fetch of the same version is kept as it is.
+    `dvc artifacts get` reads them from the local DVC cache, else the remote. An intact
+    `out_dir` left by an earlier fetch of the same version is kept as it is; one of
+    another version, or damaged, is replaced. Any other existing folder is refused: it
+    may hold the user's files (`--out .` would otherwise have emptied the repository).
     """
     resolved = resolve(repo, ref)
-    marker = out_dir / ".registry-version"
-    if marker.is_file() and marker.read_text(encoding="utf-8") == resolved.version:
+    fetched = _fetched_version(out_dir)
+    if fetched == resolved.version and _intact(out_dir):
         return resolved
+    if out_dir.exists() and (
+        fetched is None or Path.cwd().resolve().is_relative_to(out_dir.resolve())
+    ):
+        raise UserError(
+            f"{out_dir} already exists and is not a folder an earlier fetch wrote; "
+            "name a new folder for --out (nothing was changed)"
+        )
     from dvc.exceptions import DvcException
     from dvc.repo.artifacts import Artifacts
 
@@ -173,7 +209,7 @@ def fetch(repo: Path, ref: str, out_dir: Path) -> Resolved:
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         Artifacts.get(str(repo), ARTIFACT, version=resolved.version, out=str(staging / "m"))
-        (staging / "m" / marker.name).write_text(resolved.version, encoding="utf-8")
+        (staging / "m" / FETCH_MARKER).write_text(resolved.version, encoding="utf-8")
         if out_dir.exists():
             shutil.rmtree(out_dir)
         (staging / "m").rename(out_dir)
@@ -189,12 +225,9 @@ def fetch(repo: Path, ref: str, out_dir: Path) -> Resolved:
 
 def show(repo: Path) -> list[dict[str, str]]:
     """One row per registered version: version, commit, registration time and its stages."""
-    api, error = _gto()
-    try:
-        versions = api.show(str(repo), ARTIFACT, registered_only=True)
+    with _registry_errors(f"cannot read the registry in {repo}"):
+        versions = _gto().show(str(repo), ARTIFACT, registered_only=True)
         stages = {s: set(_versions_in(repo, s)) for s in (CANDIDATE, PROD)}
-    except error as exc:
-        raise UserError(f"cannot read the registry in {repo}: {exc}") from None
     return [
         {
             "version": str(v["version"]),

@@ -135,3 +135,54 @@ def test_a_version_missing_from_cache_and_remote_is_a_clear_error(
     with pytest.raises(UserError, match=r"cannot fetch apparel-classifier v1\.0\.0"):
         registry.fetch(registry_repo, "v1.0.0", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_fetch_refuses_a_folder_it_did_not_write(
+    registry_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `--out` naming the user's own folder (or `.`) once emptied it before fetching.
+    mine = tmp_path / "mine"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(UserError, match="not a folder an earlier fetch wrote"):
+        registry.fetch(registry_repo, "v1.0.0", mine)
+    monkeypatch.chdir(mine)
+    with pytest.raises(UserError, match="nothing was changed"):
+        registry.fetch(registry_repo, "v1.0.0", Path())
+    assert (mine / "notes.txt").read_text() == "keep me"
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt", "sub"]
+    assert {p.name for p in tmp_path.iterdir()} == {"repo", "mine"}  # no staging folder left
+
+
+def test_a_damaged_earlier_fetch_is_fetched_again(
+    registry_repo: Path, tiny_model_dir: Path, second_model_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "fetched"
+    registry.fetch(registry_repo, "v1.0.0", out)
+    card = out / "model_card.json"
+    card.write_text(card.read_text()[:40])  # truncated: the marker alone would trust it
+    registry.fetch(registry_repo, "v1.0.0", out)
+    assert load_card(out).model.weights_md5 == load_card(tiny_model_dir).model.weights_md5
+    registry.fetch(registry_repo, "v1.1.0", out)  # another version replaces an earlier fetch
+    assert load_card(out).model.weights_md5 == load_card(second_model_dir).model.weights_md5
+
+
+def test_a_folder_without_a_registry_is_one_clear_error(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    cli = [sys.executable, "-m", "apparel_classifier.registry", "--repo"]
+    for repo, command in [(plain, "show"), (tmp_path / "missing", "rollback")]:
+        done = subprocess.run(
+            [*cli, str(repo), command], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 1
+        assert done.stderr.startswith("error: cannot read the registry in")
+        assert "Traceback" not in done.stderr
+
+
+def test_rollback_before_anything_is_registered_is_one_clear_error(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _run(repo, "git", "init", "-q")
+    with pytest.raises(UserError, match=r"cannot read the registry in .*apparel-classifier"):
+        registry.rollback(repo)
