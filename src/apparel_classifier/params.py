@@ -31,7 +31,29 @@ class YamlLoader(yaml.SafeLoader):
 
     PyYAML implements YAML 1.1, where `1e-05` is a string; `dvc exp run -S
     weight_decay=0.00001` writes exactly that into params.yaml (ruamel, YAML 1.2).
+    A key written twice in one mapping is refused, as ruamel (and so DVC) refuses it:
+    PyYAML alone would keep the last one silently.
     """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<:` merges may repeat keys
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: PyYAML's own error follows
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found the key {key!r} twice",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 YamlLoader.add_implicit_resolver(
@@ -232,7 +254,8 @@ def _describe(err: dict[str, Any]) -> str:
         return f"{key}: unknown key (allowed keys are listed in params.yaml and params.py)"
     if err["type"] == "missing":
         return f"{key}: missing key"
-    return f"{key}: {err['msg'].lower()} (got {err.get('input')!r})"
+    message = err["msg"]  # pydantic's "Input should be …"; the rest may quote names as written
+    return f"{key}: {message[:1].lower()}{message[1:]} (got {err.get('input')!r})"
 
 
 def parse_params(data: object, source: str = str(PARAMS_FILE)) -> Params:

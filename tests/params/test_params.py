@@ -81,3 +81,20 @@ def test_an_exponent_without_a_dot_is_a_float(tmp_path: Path) -> None:
     path = tmp_path / "params.yaml"
     path.write_text(text.replace("weight_decay: 0.0005", "weight_decay: 1e-05"))
     assert load_params(path).weight_decay == 1e-05
+
+
+def test_a_key_written_twice_is_refused(tmp_path: Path) -> None:
+    # PyYAML alone keeps the last one: `epochs: 12` then `epochs: 1` trained one epoch.
+    text = (REPO_ROOT / "params.yaml").read_text()
+    path = tmp_path / "params.yaml"
+    path.write_text(text.replace("epochs: 12", "epochs: 12\nepochs: 1"))
+    with pytest.raises(UserError, match=r"(?s)not valid YAML.*found the key 'epochs' twice"):
+        load_params(path)
+
+
+def test_a_misspelt_class_is_named_as_it_must_be_written() -> None:
+    data = _project_params()
+    data["field"]["categories"]["pants"] = ["trousers"]
+    with pytest.raises(UserError, match=r"'Trouser'") as err:
+        parse_params(data)
+    assert "'trouser'" not in str(err.value)  # the suggestion must work when copied
