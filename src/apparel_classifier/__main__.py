@@ -71,6 +71,9 @@ def label_queue(predictor: Predictor, args: argparse.Namespace) -> int:
     if not args.folder.is_dir():
         print(f"error: {args.folder} is not a folder of photos", file=sys.stderr)
         return 1
+    if args.out.is_dir():  # checked before the photos are scored, not after
+        print(f"error: --out {args.out} is a folder; name the CSV file to write", file=sys.stderr)
+        return 1
     photos = labelling.find_photos(args.folder)
     queue, skipped = labelling.build_queue(predictor, photos, args.by)
     for path, why in skipped.items():
@@ -78,7 +81,11 @@ def label_queue(predictor: Predictor, args: argparse.Namespace) -> int:
     if not queue:
         print(f"error: no readable photo in {args.folder}", file=sys.stderr)
         return 1
-    labelling.write_queue(queue, args.out)
+    try:
+        labelling.write_queue(queue, args.out)
+    except OSError as exc:  # a file where a folder of the path should be, no permission, …
+        print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     unsure = sum(entry.uncertain for entry in queue)
     print(f"{args.out}: {len(queue)} photos, most uncertain first ({unsure} below the threshold)")
     return 0

@@ -95,3 +95,17 @@ def test_rounds_label_the_top_of_the_latest_models_queue() -> None:
         ("25% in re-ranked rounds of 12.5%", 4, 0.04),
         ("50% in re-ranked rounds of 12.5%", 8, 0.08),
     ]
+
+
+def test_an_unwritable_out_is_one_clear_error(
+    folder: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = folder.parent / "a-file"
+    blocker.write_text("not a folder")
+    for out, why in [(folder, "is a folder"), (blocker / "queue.csv", "cannot write")]:
+        status = main(
+            ["label-queue", str(folder), "--out", str(out), "--model-dir", str(tiny_model_dir)]
+        )
+        assert status == 1
+        assert why in capsys.readouterr().err
+    assert blocker.read_text() == "not a folder"
