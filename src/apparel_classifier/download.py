@@ -13,6 +13,7 @@ import socket
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +66,10 @@ def _copy(src: BinaryIO, dst: Path, total: int | None, label: str) -> int:
 
 def _fetch_url(url: str, dst: Path, timeout_s: float, label: str) -> None:
     try:
+        urllib.parse.urlsplit(url).port  # noqa: B018 (reading it checks the port)
+    except ValueError as exc:  # a mistyped mirror (`http://host:abc/`, `http://[::1/`)
+        raise _MirrorDownError(f"not a valid URL ({exc})") from None
+    try:
         with urllib.request.urlopen(url, timeout=timeout_s) as resp:
             length = resp.headers.get("Content-Length")
             total = int(length) if length else None
@@ -80,6 +85,8 @@ def _fetch_url(url: str, dst: Path, timeout_s: float, label: str) -> None:
         if isinstance(reason, socket.gaierror | ConnectionRefusedError):
             raise _MirrorDownError(f"unreachable ({reason})") from None
         raise ConnectionError(str(reason)) from None
+    except http.client.InvalidURL as exc:  # what urlsplit lets through (`http://my host/`)
+        raise _MirrorDownError(f"not a valid URL ({exc})") from None
     except http.client.IncompleteRead as exc:
         raise ConnectionError(f"transfer broke off after {len(exc.partial)} bytes") from None
     if total is not None and written != total:

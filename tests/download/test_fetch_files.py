@@ -109,3 +109,13 @@ def test_failure_leaves_dest_byte_for_byte_as_it_was(tmp_path: Path) -> None:
 def test_mirror_from_env_comes_first() -> None:
     assert mirrors_from_env(["p1", "p2"], {MIRROR_ENV: " /m "}) == ["/m", "p1", "p2"]
     assert mirrors_from_env(["p1"], {}) == ["p1"]
+
+
+@pytest.mark.parametrize("typo", ["http://localhost:abc/", "http://[::1/", "http://local host/"])
+def test_a_malformed_mirror_url_is_skipped_like_a_dead_one(tmp_path: Path, typo: str) -> None:
+    with serve(FILES) as mirror:
+        fetched = _fetch(tmp_path, [typo, mirror.url])
+    assert set(fetched.values()) == {mirror.url}
+    with pytest.raises(DownloadError, match="not a valid URL"):
+        _fetch(tmp_path / "other", [typo])
+    assert not (tmp_path / "other").exists() or _snapshot(tmp_path / "other") == {}
