@@ -149,7 +149,9 @@ def load_card(model_dir: Path) -> ModelCard:
         raise UserError(
             f"{path} not found: train a model first (`dvc repro` or `make run`)"
         ) from None
-    except (json.JSONDecodeError, ValidationError) as exc:
+    except NotADirectoryError:
+        raise UserError(f"{model_dir} is a file: name the folder that holds {CARD_FILE}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValidationError) as exc:
         raise UserError(
             f"{path} is not a valid model card ({exc}); retrain with `dvc repro`"
         ) from None
@@ -168,7 +170,13 @@ def load_model(model_dir: Path, device: str | torch.device = "cpu") -> tuple[nn.
         )
     if card.model.architecture not in ARCHITECTURES:
         raise UserError(f"{model_dir}: unknown architecture {card.model.architecture!r}")
-    model = ARCHITECTURES[card.model.architecture](**card.model.kwargs)
+    try:
+        model = ARCHITECTURES[card.model.architecture](**card.model.kwargs)
+    except (TypeError, ValueError, RuntimeError) as exc:  # arguments the network does not take
+        raise UserError(
+            f"{model_dir}: the card's arguments {card.model.kwargs} do not build "
+            f"{card.model.architecture} ({exc})"
+        ) from None
     try:
         model.load_state_dict(load_file(str(weights), device="cpu"))
     except (SafetensorError, RuntimeError) as exc:

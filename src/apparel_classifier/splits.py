@@ -1,7 +1,9 @@
 """The processed dataset: the Split type, the files `preprocess` writes, and loading them back."""
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -11,6 +13,8 @@ SPLITS = ("train", "val", "test")
 # The field validation photos, as 28×28 images and folder indices (params.field.categories
 # order). Only `evaluate` reads them: the model never trains, nor selects epochs, on them.
 FIELD_VAL = "field_val"
+# What readers of dataset.json rely on: class names, the normalisation, the field photos.
+_DATASET_KEYS = ("class_names", "mean", "std", "field")
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,25 @@ def load_processed(processed_dir: Path, split: str) -> Split:
         labels = np.load(files[f"{split}_labels"], allow_pickle=False)
     except FileNotFoundError as exc:
         raise UserError(f"{exc.filename} not found: run `dvc repro preprocess` first") from None
-    except ValueError as exc:
+    except (ValueError, EOFError, OSError) as exc:  # not an .npy, empty, unreadable
         raise UserError(
             f"{processed_dir}: cannot read the {split} split ({exc}); run `dvc repro`"
         ) from None
     return Split(images=images, labels=labels)
+
+
+def load_dataset_info(processed_dir: Path) -> dict[str, Any]:
+    """`preprocess`'s dataset.json: class names and counts, normalisation, the field photos."""
+    path = processed_files(processed_dir)["dataset"]
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path} not found: run `dvc repro preprocess` first") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path} cannot be read ({exc}); run `dvc repro`") from None
+    missing = [k for k in _DATASET_KEYS if k not in info] if isinstance(info, dict) else ["keys"]
+    if missing:
+        raise UserError(
+            f"{path} lacks {', '.join(missing)}: not what `preprocess` writes; run `dvc repro`"
+        )
+    return info

@@ -7,7 +7,6 @@ that evolves (weights, optimiser, schedule, best-so-far) is saved after each
 epoch by `resume.ResumeStore`.
 """
 
-import json
 import logging
 import os
 import time
@@ -26,7 +25,7 @@ from apparel_classifier.fashion_mnist import NUM_CLASSES, OUTSIDE
 from apparel_classifier.networks import FashionCNN, predict_logits
 from apparel_classifier.params import AugmentParams, TrainingParams
 from apparel_classifier.resume import ResumeStore
-from apparel_classifier.splits import Split, load_processed, training_files
+from apparel_classifier.splits import Split, load_dataset_info, load_processed
 from apparel_classifier.transforms import normalize
 
 log = logging.getLogger(__name__)
@@ -104,8 +103,7 @@ def load_data(
 
     One tensor per split is the fast data path: batches are index gathers, no loader.
     """
-    files = training_files(processed_dir)
-    info = json.loads(files["dataset"].read_text(encoding="utf-8"))
+    info = load_dataset_info(processed_dir)
     mean, std = float(info["mean"]), float(info["std"])
     splits = {name: load_processed(processed_dir, name) for name in names}
     tensors = {

@@ -163,6 +163,26 @@ def test_corrupt_card_is_a_clear_error(tiny_model_dir: Path, tmp_path: Path) -> 
         Predictor(model_dir)
 
 
+def test_a_card_that_cannot_be_read_is_a_clear_error(tiny_model_dir: Path, tmp_path: Path) -> None:
+    model_dir = _copy(tiny_model_dir, tmp_path)
+    with pytest.raises(UserError, match="is a file: name the folder"):
+        Predictor(model_dir / WEIGHTS_FILE)  # the weights file, not their folder
+    (model_dir / CARD_FILE).write_bytes(b"\xff\xfe not UTF-8")
+    with pytest.raises(UserError, match="not a valid model card"):
+        Predictor(model_dir)
+
+
+def test_a_card_whose_arguments_build_no_network_is_a_clear_error(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    model_dir = _copy(tiny_model_dir, tmp_path)
+    card = json.loads((model_dir / CARD_FILE).read_text())
+    card["model"]["kwargs"]["depth"] = 3  # an argument FashionCNN does not take
+    (model_dir / CARD_FILE).write_text(json.dumps(card))
+    with pytest.raises(UserError, match="do not build FashionCNN"):
+        Predictor(model_dir)
+
+
 def test_card_of_other_weights_is_a_clear_error(tiny_model_dir: Path, tmp_path: Path) -> None:
     other = save_tiny_model(tmp_path / "other", width=4)
     model_dir = _copy(tiny_model_dir, tmp_path)

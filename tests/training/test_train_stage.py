@@ -213,3 +213,21 @@ def test_bf16_without_hardware_support_is_refused_on_a_gpu_and_warned_about_on_a
     monkeypatch.setattr(training, "resolve_device", lambda name: torch.device("cuda"))
     with pytest.raises(UserError, match="no bf16 arithmetic"):
         train.check_device(params)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("train_images.npy", "cannot read the train split"),  # emptied
+        ("dataset.json", "cannot be read"),  # emptied
+        ("dataset.json:{}", "lacks class_names, mean, std, field"),
+    ],
+)
+def test_damaged_processed_data_is_one_clear_error(
+    project: TinyProject, damage: str, message: str
+) -> None:
+    name, _, text = damage.partition(":")
+    (project.processed / name).write_text(text)
+    with pytest.raises(UserError, match=message):
+        train.run(project.processed, project.models(), None, project.params, project.params.dataset)
+    assert not project.models().exists()

@@ -1,7 +1,6 @@
 """Stage `evaluate`: score the model on the test split and the field photos; write metrics."""
 
 import csv
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from apparel_classifier.model_card import check_dataset, load_model
 from apparel_classifier.networks import predict_logits
 from apparel_classifier.params import EvaluateParams, FieldParams, load_params
 from apparel_classifier.scores import classification_metrics, confusion_rows, per_class_accuracy
-from apparel_classifier.splits import FIELD_VAL, load_processed, processed_files
+from apparel_classifier.splits import FIELD_VAL, load_dataset_info, load_processed
 from apparel_classifier.transforms import normalize
 
 log = logging.getLogger(__name__)
@@ -104,7 +103,7 @@ def run(
 
     # The field photos: the same model on what users actually send.
     photos = load_processed(processed_dir, FIELD_VAL)
-    info = json.loads(processed_files(processed_dir)["dataset"].read_text(encoding="utf-8"))
+    info = load_dataset_info(processed_dir)
     folders, files = info["field"]["folders"], info["field"]["val_files"]
     field_logits = logits(photos.images)
     field_probs = softmax_proba(field_logits, temperature)

@@ -6,7 +6,6 @@ python -m apparel_classifier.stages.learning_curve plot
 
 import argparse
 import csv
-import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
@@ -28,7 +27,12 @@ from apparel_classifier.learning_curve import (
     stratified_share,
 )
 from apparel_classifier.params import LearningCurveParams, Params, load_params
-from apparel_classifier.splits import FIELD_VAL, Split, load_processed, processed_files
+from apparel_classifier.splits import (
+    FIELD_VAL,
+    Split,
+    load_dataset_info,
+    load_processed,
+)
 from apparel_classifier.transforms import normalize
 
 log = logging.getLogger(__name__)
@@ -92,7 +96,7 @@ def run_point(
 
     test = load_processed(processed_dir, "test").labels
     field_labels = load_processed(processed_dir, FIELD_VAL).labels
-    info = json.loads(processed_files(processed_dir)["dataset"].read_text(encoding="utf-8"))
+    info = load_dataset_info(processed_dir)
     correct, in_catalogue = field_answers(
         info["field"]["folders"], params.field.categories, field_labels, probs["field"], CLASS_NAMES
     )
