@@ -1,5 +1,7 @@
 """The REST API through real HTTP: every endpoint, and every rejection path as a clear 4xx."""
 
+import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,9 +13,12 @@ import pytest
 
 from apparel_classifier.fashion_mnist import CLASS_NAMES
 from apparel_classifier.model_card import load_card
+from apparel_classifier.serving.__main__ import flag_of, main, parse_args
 from apparel_classifier.serving.app import DEFAULT_MAX_UPLOAD_BYTES, create_app
+from apparel_classifier.serving.config import ServingConfig
 from tests.images import encode, fashion_item, product_photo
 from tests.serving.conftest import MAX_BATCH, MAX_UPLOAD_BYTES
+from tools.server import running_server
 
 PNG = encode(product_photo(fashion_item(7)), "PNG")
 
@@ -218,3 +223,74 @@ def test_server_without_a_model_exits_with_one_clear_line(tmp_path: Path) -> Non
     assert "error: " in result.stderr
     assert "train a model first" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _serve(*options: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m apparel_classifier.serving` with options that stop it before it listens."""
+    return subprocess.run(
+        [sys.executable, "-m", "apparel_classifier.serving", *options],
+        capture_output=True, text=True, timeout=60, check=False, env=env,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("option", "words"),
+    [
+        (["--canary-share", "2"], "--canary-share must be between 0.0 and 1.0, not 2.0"),
+        (["--max-upload-bytes", "0"], "--max-upload-bytes must be greater than 0, not 0"),
+        (["--log-max-bytes", "0"], "--log-max-bytes must be greater than 0, not 0"),
+        (["--threads", "0"], "--threads must be greater than 0, not 0"),
+    ],
+)
+def test_a_bad_server_option_is_one_sentence_naming_its_flag(
+    option: list[str], words: str, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--model-dir", "no-such-folder", *option])  # refused before any model is read
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == f"error: {words}\n"
+
+
+def test_every_server_setting_has_the_flag_its_errors_name(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    usage = capsys.readouterr().out
+    for name in set(ServingConfig.model_fields) - {"runtime_dir"}:  # runtime_dir: per run
+        assert re.search(rf"{flag_of(name)}\b", usage), name
+
+
+def test_a_served_and_a_refused_start_leave_no_runtime_folder(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    temp = tmp_path / "tmp"  # where the server's tempfile makes its folders
+    temp.mkdir()
+    env = {"TMPDIR": str(temp)}
+    with running_server(tiny_model_dir, "--workers", "2", env=env):
+        assert len(_runtime_folders(temp)) == 1
+    assert _runtime_folders(temp) == []  # removed when the server stopped
+    file = tmp_path / "model.txt"
+    file.write_text("not a model folder")
+    refused = _serve("--model-dir", str(file), env={**os.environ, **env})
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"error: {file} is a file, not a model folder: name the folder that holds "
+        "model_card.json and model.safetensors\n"
+    )
+    assert _runtime_folders(temp) == []
+
+
+def _runtime_folders(temp: Path) -> list[Path]:
+    return [p for p in temp.iterdir() if p.name.startswith("apparel-serving-")]
+
+
+def test_a_log_dir_that_is_a_file_is_refused_before_the_server_starts(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    file = tmp_path / "log"
+    file.write_text("keep me")
+    result = _serve("--model-dir", str(tiny_model_dir), "--log-dir", str(file))
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: --log-dir {file} is a file, not a folder: name a folder for the prediction log\n"
+    )
+    assert file.read_text() == "keep me"

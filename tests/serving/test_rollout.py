@@ -9,7 +9,9 @@ import httpx2
 import pytest
 
 from apparel_classifier.__main__ import main as cli
+from apparel_classifier.errors import UserError
 from apparel_classifier.model_card import load_card
+from apparel_classifier.serving.__main__ import main as serve
 from apparel_classifier.serving.models import folder_version
 from apparel_classifier.serving.prediction_log import read_entries
 from tests.images import encode, fashion_item, product_photo
@@ -135,6 +137,52 @@ def test_compare_log_of_an_empty_folder_is_a_clear_error(
     assert "no prediction log" in capsys.readouterr().err
 
 
+# A line the server writes (as in its log) and, below, lines it never writes.
+LOGGED = {"request_id": "r1", "time": "2026-01-01T00:00:00.000+00:00", "route": "/predict",
+          "version": "md5-1", "role": "prod", "category": "Sneaker", "confidence": 0.9,
+          "uncertain": False, "latency_ms": 1.5}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        (json.dumps({"level": "info", "msg": "started"}).encode(), "version: Field required"),
+        (json.dumps([LOGGED]).encode(), "a JSON list, not an object"),
+        (b"\x89PNG\r\x1a\x00\xff\xfe", "can't decode byte"),
+        (json.dumps({**LOGGED, "confidence": "high"}).encode(), "confidence: Input should be"),
+        (json.dumps({**LOGGED, "shadow": {"version": 3}}).encode(), "version: Input should be"),
+    ],
+)
+def test_compare_log_names_the_file_and_line_it_cannot_read(
+    tmp_path: Path, line: bytes, words: str
+) -> None:
+    good = json.dumps(LOGGED).encode()
+    path = tmp_path / "predictions-1.jsonl"
+    path.write_bytes(good + b"\n" + line + b"\n" + good + b"\n")
+    with pytest.raises(UserError, match=f"{path}, line 2, is not a prediction log line") as err:
+        read_entries(tmp_path)
+    assert words in str(err.value)
+
+
+def test_compare_log_skips_only_a_last_line_cut_short(tmp_path: Path) -> None:
+    good = json.dumps(LOGGED).encode()
+    (tmp_path / "predictions-1.jsonl").write_bytes(good + b"\n\n" + good + b"\n" + good[:20])
+    assert read_entries(tmp_path) == [LOGGED, LOGGED]  # a blank line and the cut line skipped
+
+
+@pytest.mark.parametrize("mode", ["--canary-share", "--shadow"])
+def test_a_canary_or_shadow_without_a_candidate_is_refused(
+    tiny_model_dir: Path, mode: str, capsys: pytest.CaptureFixture
+) -> None:
+    option = [mode, "0.5"] if mode == "--canary-share" else [mode]
+    with pytest.raises(SystemExit) as exited:
+        serve(["--model-dir", str(tiny_model_dir), *option])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {mode} needs a --candidate")
+    assert len(err.splitlines()) == 1
+
+
 def _reload(http: httpx2.Client, token: str | None, body: dict | None = None) -> httpx2.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return http.post("/admin/reload", headers=headers, json=body)
@@ -196,3 +244,23 @@ def test_reload_swaps_models_without_a_restart_and_a_failed_one_changes_nothing(
             if len(workers) == 2:
                 break
         assert len(workers) == 2
+
+
+def test_reload_refuses_a_misspelt_key_and_a_file_for_a_model_folder(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    prod = _version(tiny_model_dir)
+    file = tmp_path / "model.safetensors"
+    file.write_bytes(b"a file, not a folder")
+    env = {"APPAREL_ADMIN_TOKEN": TOKEN}
+    with running_server(tiny_model_dir, env=env) as url, httpx2.Client(base_url=url) as http:
+        misspelt = _reload(http, TOKEN, {"prd": str(file)})
+        assert misspelt.status_code == 422  # not 200 with the current models reloaded
+        assert "unknown key 'prd'" in misspelt.json()["detail"]
+        failed = _reload(http, TOKEN, {"candidate": str(file)})
+        assert failed.status_code == 409, failed.text
+        detail = failed.json()["detail"]
+        assert f"still serving prod {prod}" in detail
+        assert f"{file} is a file, not a model folder" in detail
+        generation = http.get("/monitoring").json()
+        assert [m["role"] for m in generation["models"]] == ["prod"]  # nothing changed

@@ -141,16 +141,21 @@ def _as_answer(model: ServedModel, p: Prediction, latency_ms: float) -> Answer:
 
 
 async def _clear_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    # FastAPI's default answer is a list of pydantic errors; a missing upload is the
-    # only validation error these routes can have, so say exactly that.
+    # FastAPI's default answer is a list of pydantic errors; the mistakes people make are a
+    # missing upload and (in the admin reload's JSON) a misspelt key, so say exactly that.
     field = "files" if request.url.path.endswith("/batch") else "file"
-    missing = [e for e in exc.errors() if e.get("type") == "missing"]
-    detail = (
-        f"no form field named '{field}': send the image as multipart/form-data in a field "
-        f"called '{field}'"
-        if missing
-        else f"invalid request: {exc.errors()[0].get('msg', 'unreadable body')}"
-    )
+    errors = exc.errors()
+    missing = [e for e in errors if e.get("type") == "missing"]
+    unknown = [e for e in errors if e.get("type") == "extra_forbidden"]
+    if missing:
+        detail = (
+            f"no form field named '{field}': send the image as multipart/form-data in a field "
+            f"called '{field}'"
+        )
+    elif unknown:  # a misspelt key in a JSON body (the admin reload's)
+        detail = f"invalid request: unknown key {unknown[0]['loc'][-1]!r}; check its spelling"
+    else:
+        detail = f"invalid request: {errors[0].get('msg', 'unreadable body')}"
     return JSONResponse({"detail": detail}, status_code=422)
 
 

@@ -8,7 +8,7 @@ never goes in there: it stays in APPAREL_ADMIN_TOKEN, where the operator put it.
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from apparel_classifier.paths import MODELS_DIR
 
@@ -39,7 +39,23 @@ class ServingConfig(BaseModel):
     drift_window: int = Field(default=200, ge=10)
     max_upload_bytes: int = Field(default=DEFAULT_MAX_UPLOAD_BYTES, gt=0)
     max_batch: int = Field(default=DEFAULT_MAX_BATCH, gt=0)
-    num_threads: int | None = 1
+    num_threads: int | None = Field(default=1, gt=0)  # torch threads per worker
+
+    @model_validator(mode="after")
+    def _candidate_for_its_modes(self) -> "ServingConfig":
+        # Without a candidate, a canary share or shadow mode would do nothing, silently:
+        # the operator meant to try a model and named none.
+        if self.candidate is None and self.canary_share > 0:
+            raise ValueError(
+                "--canary-share needs a --candidate to answer that share of clients: add "
+                "--candidate <folder or registry:stage>, or leave --canary-share out"
+            )
+        if self.candidate is None and self.shadow:
+            raise ValueError(
+                "--shadow needs a --candidate to answer in the shadow: add "
+                "--candidate <folder or registry:stage>, or leave --shadow out"
+            )
+        return self
 
     def to_environment(self) -> None:
         """Put the settings where worker processes find them."""

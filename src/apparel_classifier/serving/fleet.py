@@ -40,7 +40,13 @@ class Fleet:
 
     def __init__(self, config: ServingConfig) -> None:
         self.config = config
-        runtime = config.runtime_dir or Path(tempfile.mkdtemp(prefix="apparel-serving-"))
+        runtime = config.runtime_dir
+        self._own_runtime: tempfile.TemporaryDirectory[str] | None = None
+        if runtime is None:
+            # An app built in this process alone (tests, benchmarks): its state file need not
+            # outlive this fleet, and the folder goes with it (or at exit), not left in /tmp.
+            self._own_runtime = tempfile.TemporaryDirectory(prefix="apparel-serving-")
+            runtime = Path(self._own_runtime.name)
         self._state_file = StateFile(runtime / STATE_FILE)
         self._lock = threading.Lock()
         self._observed = 0

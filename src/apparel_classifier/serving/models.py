@@ -69,20 +69,38 @@ class ServedModel:
 
 
 def resolve(ref: str, registry_repo: Path, registry_cache: Path) -> Source:
-    """Turn a reference into a loadable folder (fetching a registry version when needed)."""
-    if ref.startswith(REGISTRY_PREFIX):
-        # Only here: GTO and DVC are slow to import, and a server without a registry never does.
-        from apparel_classifier import registry
+    """Turn a reference into a loadable folder (fetching a registry version when needed).
 
-        wanted = ref.removeprefix(REGISTRY_PREFIX)
-        resolved = registry.resolve(registry_repo, wanted)
-        directory = registry_cache / resolved.version
-        registry.fetch(registry_repo, resolved.version, directory)
-        return Source(
-            ref=ref, version=resolved.version, directory=directory,
-            trained_at=resolved.created_at,
-        )  # fmt: skip
+    A reference that names no readable model raises UserError naming it.
+    """
+    try:
+        if ref.startswith(REGISTRY_PREFIX):
+            return _from_registry(ref, registry_repo, registry_cache)
+        return _from_folder(ref)
+    except (OSError, ValueError) as err:  # unreadable (UnicodeDecodeError is a ValueError)
+        raise UserError(f"cannot read the model {ref!r}: {err}") from None
+
+
+def _from_registry(ref: str, registry_repo: Path, registry_cache: Path) -> Source:
+    # Only here: GTO and DVC are slow to import, and a server without a registry never does.
+    from apparel_classifier import registry
+
+    wanted = ref.removeprefix(REGISTRY_PREFIX)
+    resolved = registry.resolve(registry_repo, wanted)
+    directory = registry_cache / resolved.version
+    registry.fetch(registry_repo, resolved.version, directory)
+    return Source(
+        ref=ref, version=resolved.version, directory=directory, trained_at=resolved.created_at,
+    )  # fmt: skip
+
+
+def _from_folder(ref: str) -> Source:
     directory = Path(ref)
+    if directory.exists() and not directory.is_dir():
+        raise UserError(
+            f"{directory} is a file, not a model folder: name the folder that holds "
+            "model_card.json and model.safetensors"
+        )
     card = load_card(directory)  # `load` checks the weights against it
     weights = directory / card.model.weights_file
     if not weights.is_file():
@@ -105,7 +123,7 @@ def load(role: str, source: Source, num_threads: int | None) -> ServedModel:
     try:
         predictor = Predictor(source.directory, num_threads=num_threads)
         profile = ReferenceProfile.load(source.directory)
-    except (UserError, ValueError) as err:
+    except (UserError, ValueError, OSError) as err:  # OSError: a file that cannot be read
         raise UserError(f"cannot load the {role} model {source.ref!r}: {err}") from None
     return ServedModel(role, source, predictor, profile)
 

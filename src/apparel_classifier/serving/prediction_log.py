@@ -22,6 +22,9 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
+from apparel_classifier.errors import UserError
 from apparel_classifier.fileio import atomic_path
 
 LOG_GLOB = "predictions-*.jsonl*"
@@ -39,13 +42,34 @@ class Answer:
     latency_ms: float
 
 
+# What `summarise` reads from each line (and from its `shadow`); other keys are left alone.
+_ANSWER = TypeAdapter(Answer)
+
+
+def prepare_folder(folder: Path) -> None:
+    """Create the log folder (and its parents); UserError when it cannot hold the log."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UserError(
+            f"--log-dir {folder} is a file, not a folder: name a folder for the prediction log"
+        ) from None
+    except OSError as err:
+        raise UserError(
+            f"--log-dir {folder}: cannot create the prediction log folder ({err.strerror}); "
+            "name a folder you can write to"
+        ) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"--log-dir {folder} is not writable: name a folder you can write to")
+
+
 class PredictionLog:
     """Appends JSON lines to this process's rotating log file in `folder`."""
 
     def __init__(
         self, folder: Path, max_bytes: int, backups: int, keep_images: bool = False
     ) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+        prepare_folder(folder)
         self.folder = folder
         self.keep_images = keep_images
         self.path = folder / f"predictions-{os.getpid()}.jsonl"
@@ -94,16 +118,51 @@ class PredictionLog:
 def read_entries(folder: Path) -> list[dict[str, Any]]:
     """Every line of every log file in `folder` (rotated ones included), oldest file first.
 
-    A line cut short (a process killed mid-write) is skipped, not fatal.
+    A last line cut short (a process killed mid-write: no newline at its end) is skipped;
+    any other line that is not a logged answer raises UserError naming its file and line.
     """
     entries = []
     for path in sorted(folder.glob(LOG_GLOB), key=lambda p: p.stat().st_mtime):
-        for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise UserError(f"cannot read the prediction log {path}: {err.strerror}") from None
+        lines = data.split(b"\n")
+        # Lines end with a newline: after the split the last piece is empty, unless cut short.
+        for number, line in enumerate(lines[:-1], start=1):
+            if line.strip():  # a blank line (an editor's) holds nothing to misread
+                entries.append(_entry(path, number, line))
+        if lines[-1]:
             try:
-                entries.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
+                entries.append(_entry(path, len(lines), lines[-1]))
+            except UserError:
+                continue  # cut short by a process killed mid-write
     return entries
+
+
+def _entry(path: Path, number: int, line: bytes) -> dict[str, Any]:
+    """One log line, checked to hold a logged answer (and a shadow answer, if any)."""
+    try:
+        entry = json.loads(line.decode("utf-8"))
+        if not isinstance(entry, dict):
+            raise ValueError(f"a JSON {type(entry).__name__}, not an object")
+        _ANSWER.validate_python(entry)
+        if entry.get("shadow") is not None:
+            _ANSWER.validate_python(entry["shadow"])
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the line"
+        raise UserError(_not_a_log_line(path, number, f"{where}: {first['msg']}")) from None
+    except ValueError as err:  # not UTF-8, not JSON, not an object
+        raise UserError(_not_a_log_line(path, number, str(err))) from None
+    return entry
+
+
+def _not_a_log_line(path: Path, number: int, reason: str) -> str:
+    return (
+        f"{path}, line {number}, is not a prediction log line ({reason}); move files that the "
+        f"server did not write out of {path.parent}"
+    )
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ import os
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from apparel_classifier.predictor import Prediction
 from apparel_classifier.serving.config import ServingConfig
@@ -160,6 +160,10 @@ class MonitoringResponse(BaseModel):
 
 class ReloadRequest(BaseModel):
     """`POST /admin/reload`: references to load instead of the current ones (all optional)."""
+
+    # A misspelt key ("prd") must be refused, not ignored: ignoring it reloads the current
+    # models and answers 200, as if the asked-for one were serving.
+    model_config = ConfigDict(extra="forbid")
 
     prod: str | None = None
     candidate: str | None = None
