@@ -251,6 +251,29 @@ def test_a_bad_server_option_is_one_sentence_naming_its_flag(
     assert capsys.readouterr().err == f"error: {words}\n"
 
 
+PORTS = "must be a whole number between 0 and 65535"
+
+
+@pytest.mark.parametrize(
+    ("option", "port", "words"),
+    [
+        (["--port", "70000"], "8000", f"--port: {PORTS}, not '70000'"),
+        ([], "http", f"--port: {PORTS}, not 'http'"),
+        (["--workers", "0"], "8000", "--workers: must be a whole number at least 1, not '0'"),
+        (["--workers", "two"], "8000", "--workers: must be a whole number at least 1, not 'two'"),
+    ],
+)  # fmt: skip
+def test_a_bad_port_or_worker_count_is_refused_by_the_parser(
+    option: list[str], port: str, words: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("PORT", port)  # the --port default: a bad $PORT is refused as --port is
+    with pytest.raises(SystemExit) as exited:
+        parse_args(option)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f"argument {words}")
+
+
 def test_every_server_setting_has_the_flag_its_errors_name(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit):
         parse_args(["--help"])

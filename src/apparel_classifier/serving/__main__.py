@@ -35,10 +35,10 @@ def _int_from(low: int, high: int | None = None) -> Callable[[str], int]:
 
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            value: int | None = int(text)
         except ValueError:
-            value = low - 1  # out of range: refused below, with the range
-        if value < low or (high is not None and value > high):
+            value = None
+        if value is None or value < low or (high is not None and value > high):
             raise argparse.ArgumentTypeError(f"must be a whole number {allowed}, not {text!r}")
         return value
 
