@@ -58,7 +58,8 @@ def tiny_params(
     # tuning them on the real photos must not move the tiny runs. With 8 outside repeats
     # the tiny model reached validation accuracy 1.0, so its temperature sat on its bound
     # whatever the flip, and the tiny baseline scored 1.0 on a tenth of the data.
-    params["field"].update(train_repeats=2, outside_repeats=6)
+    # No photo held out for calibration either (tests that want some ask for a share).
+    params["field"].update(train_repeats=2, outside_repeats=6, calibration_share=0.0)
     params["download"].update(mirrors=["http://127.0.0.1:9/unreachable/"], retries=0, timeout_s=2)
     # fp32 whatever the machine (`auto` is bf16 on some CPUs): a tiny run's outcome must not
     # depend on where the tests run; the bf16 tests ask for it.
@@ -75,5 +76,6 @@ def one_folder_field(**overrides: Any) -> FieldParams:
         "outside_repeats": 1,
         "repeat_rotation_deg": 0.0,
         "repeat_shrink": 0.0,
+        "calibration_share": 0.0,
     }
     return FieldParams(**(values | overrides))

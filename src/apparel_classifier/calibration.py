@@ -9,6 +9,8 @@ how sure the answer says it is; the expected calibration error (ECE) measures
 the gap between stated confidence and accuracy.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -17,17 +19,24 @@ ECE_BINS = 15  # Guo et al.'s choice: equal-width confidence bins over [0, 1]
 _LOG_T_BOUNDS = (-3.0, 3.0)  # T in [0.05, 20]: anything outside is a broken fit
 
 
-def fit_temperature(logits: Tensor, labels: Tensor) -> float:
-    """The T > 0 minimising the NLL of softmax(logits / T) on (logits, labels).
+def fit_temperature(logits: Tensor, right: Tensor) -> float:
+    """The T > 0 minimising the NLL of softmax(logits / T) on held-out answers.
 
-    The NLL is convex in 1/T, so a bounded golden-section search on log T finds it
-    exactly and deterministically (no learning rate, no random start).
+    `right` (N, C) bool marks each row's right classes: one (a Fashion-MNIST label, see
+    `one_hot`), several (a field photo of shoes: any footwear), or none (a garment
+    outside the catalogue, whose target is the uniform answer, as in training). A row's
+    NLL is minus the log of its right classes' summed probability; a row without any,
+    the cross-entropy to uniform. It is convex in 1/T, so a bounded golden-section
+    search on log T finds it exactly and deterministically (no learning rate, no
+    random start).
     """
-    logits, labels = logits.detach().double().cpu(), labels.cpu()
+    logits, right = logits.detach().double().cpu(), right.cpu()
+    outside = ~right.any(dim=1)
 
     def nll(log_t: float) -> float:
-        scaled = logits / float(np.exp(log_t))
-        return float(torch.nn.functional.cross_entropy(scaled, labels))
+        log_p = torch.log_softmax(logits / float(np.exp(log_t)), dim=1)
+        of_right = torch.logsumexp(log_p.masked_fill(~right, -torch.inf), dim=1)
+        return float(-torch.where(outside, log_p.mean(dim=1), of_right).mean())
 
     low, high = _LOG_T_BOUNDS
     ratio = (np.sqrt(5.0) - 1.0) / 2.0
@@ -43,6 +52,25 @@ def fit_temperature(logits: Tensor, labels: Tensor) -> float:
             b = low + ratio * (high - low)
             f_b = nll(b)
     return round(float(np.exp((low + high) / 2.0)), 6)
+
+
+def one_hot(labels: Tensor, num_classes: int) -> Tensor:
+    """(N,) class labels as the (N, C) bool `right` mask of `fit_temperature`."""
+    return torch.nn.functional.one_hot(labels.long(), num_classes).bool()
+
+
+def right_classes(
+    categories: dict[str, list[str]], labels: np.ndarray, class_names: Sequence[str]
+) -> np.ndarray:
+    """(N, C) bool: the classes that are a right answer for each field photo, by its folder.
+
+    `labels` index the folders of `categories` (params' `field.categories`, in order); a
+    folder outside the catalogue has no right class, so its rows are all False.
+    """
+    table = np.zeros((len(categories), len(class_names)), bool)
+    for k, classes in enumerate(categories.values()):
+        table[k, [class_names.index(c) for c in classes]] = True
+    return table[labels] if len(labels) else np.zeros((0, len(class_names)), bool)
 
 
 def calibrated_probabilities(logits: Tensor, temperature: float) -> Tensor:

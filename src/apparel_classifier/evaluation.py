@@ -13,6 +13,7 @@ from apparel_classifier.calibration import (
     coverage_curve,
     expected_calibration_error,
     is_uncertain,
+    right_classes,
 )
 from apparel_classifier.networks import predict_logits
 
@@ -110,10 +111,9 @@ def field_answers(
     A photo is in the catalogue when its folder maps to classes; the answer is right
     when it is any of them (so `shoes` is right as any footwear).
     """
-    right = [{class_names.index(c) for c in categories[f]} for f in folders]
-    predicted = probs.argmax(axis=1)
-    correct = np.array([p in right[k] for p, k in zip(predicted, labels, strict=True)], bool)
-    in_catalogue = np.array([bool(right[k]) for k in labels], bool)
+    right = right_classes({f: categories[f] for f in folders}, labels, class_names)
+    correct = right[np.arange(len(labels)), probs.argmax(axis=1)]
+    in_catalogue = np.asarray(right.any(axis=1))
     return correct, in_catalogue
 
 

@@ -97,12 +97,14 @@ class TrainingInfo(_Part):
 class CalibrationInfo(_Part):
     """How to read the network's confidences (see calibration.py).
 
-    Probabilities are softmax(logits / temperature), the temperature fitted on the
-    validation split; an answer below `threshold` is marked uncertain.
+    Probabilities are softmax(logits / temperature), the temperature fitted on
+    held-out answers (`fitted_on` says which); an answer below `threshold` is marked
+    uncertain.
     """
 
     temperature: float
     threshold: float
+    fitted_on: str = "validation split"  # cards from before field calibration say nothing
 
 
 class ModelCard(_Part):

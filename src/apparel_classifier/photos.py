@@ -40,6 +40,11 @@ class LabelledPhotos:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def select(self, keep: np.ndarray) -> "LabelledPhotos":
+        """The photos where the (N,) bool `keep` is True, in order (the rejects stay listed)."""
+        files = [f for f, k in zip(self.files, keep, strict=True) if k]
+        return LabelledPhotos(self.images[keep], self.labels[keep], files, self.rejected)
+
 
 def read_photo(path: Path) -> np.ndarray | str:
     """One photo file as a (28, 28) uint8 Fashion-MNIST image, or why it cannot be used."""

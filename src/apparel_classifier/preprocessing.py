@@ -52,6 +52,23 @@ def class_counts(labels: np.ndarray) -> dict[str, int]:
     return {name: int(n) for name, n in zip(CLASS_NAMES, counts, strict=True)}
 
 
+def hold_out_for_calibration(
+    photos: LabelledPhotos, share: float, seed: int
+) -> tuple[LabelledPhotos, LabelledPhotos]:
+    """(photos to train on, photos to fit the temperature on): `share` of each folder's.
+
+    Drawn per folder with `seed`, so every folder, hats and skirts too, is in both
+    parts in proportion; a folder too small for its share to round to one photo keeps
+    all of them for training. Both parts keep the photos' order.
+    """
+    rng = np.random.default_rng(seed)
+    held = np.zeros(len(photos), bool)
+    for folder in np.unique(photos.labels):
+        members = np.flatnonzero(photos.labels == folder)
+        held[rng.choice(members, round(share * len(members)), replace=False)] = True
+    return photos.select(~held), photos.select(held)
+
+
 def field_training_split(photos: LabelledPhotos, field: FieldParams, seed: int) -> Split:
     """The field train photos as training rows, each repeated as the params say.
 

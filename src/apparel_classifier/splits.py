@@ -13,6 +13,9 @@ SPLITS = ("train", "val", "test")
 # The field validation photos, as 28×28 images and folder indices (params.field.categories
 # order). Only `evaluate` reads them: the model never trains, nor selects epochs, on them.
 FIELD_VAL = "field_val"
+# The field train photos held out of training (params.field.calibration_share), also as
+# folder indices: `train` fits the confidence temperature on them.
+FIELD_CAL = "field_cal"
 # What readers of dataset.json rely on: class names, the normalisation, the field photos.
 _DATASET_KEYS = ("class_names", "mean", "std", "field")
 
@@ -32,7 +35,7 @@ def processed_files(processed_dir: Path) -> dict[str, Path]:
     """Every file the `preprocess` stage writes, keyed by a short name (matches dvc.yaml)."""
     files = {
         f"{s}_{kind}": processed_dir / f"{s}_{kind}.npy"
-        for s in (*SPLITS, FIELD_VAL)
+        for s in (*SPLITS, FIELD_CAL, FIELD_VAL)
         for kind in ("images", "labels")
     }
     files["dataset"] = processed_dir / "dataset.json"
@@ -48,7 +51,7 @@ def training_files(processed_dir: Path) -> dict[str, Path]:
 
 
 def load_processed(processed_dir: Path, split: str) -> Split:
-    """Load one processed split (`train`, `val`, `test` or `field_val`) written by `preprocess`."""
+    """One split `preprocess` wrote: `train`, `val`, `test`, `field_cal` or `field_val`."""
     files = processed_files(processed_dir)
     try:
         images = np.load(files[f"{split}_images"], allow_pickle=False)

@@ -7,7 +7,7 @@ import numpy as np
 from apparel_classifier.fashion_mnist import CLASS_NAMES, OUTSIDE
 from apparel_classifier.params import load_params, parse_params
 from apparel_classifier.photos import LabelledPhotos
-from apparel_classifier.preprocessing import field_training_split
+from apparel_classifier.preprocessing import field_training_split, hold_out_for_calibration
 from apparel_classifier.stages import preprocess
 from tests.fakes import tiny_params, write_fake_raw
 from tests.images import write_fake_field
@@ -67,11 +67,47 @@ def test_validation_photos_never_reach_the_training_split(tmp_path: Path) -> Non
     assert [len(np.load(f)) for f in field_val] == [len(categories), 4 * len(categories)]
 
 
+def test_a_share_of_each_folders_train_photos_is_held_out_for_calibration(tmp_path: Path) -> None:
+    params = parse_params(tiny_params(write_fake_raw(tmp_path / "raw")))
+    categories = params.field.categories
+    write_fake_field(tmp_path / "field", categories, train=10, validation=1)
+    field = params.field.model_copy(update={"calibration_share": 0.2})
+    run = preprocess.run  # the same call twice: the held-out photos are drawn with the seed
+    args = (tmp_path / "raw", params.dataset, params.preprocess, field)
+    infos = [run(args[0], tmp_path / d, *args[1:], field_dir=tmp_path / "field") for d in "ab"]
+    info = infos[0]["field"]
+
+    assert info["counts"]["calibration"] == dict.fromkeys(categories, 2)  # every folder's share
+    assert info["counts"]["train"] == dict.fromkeys(categories, 8)
+    assert info["categories"] == categories  # what `train` needs to score them
+    with_class = sum(1 for classes in categories.values() if classes)
+    assert info["train_rows"] == 8 * (
+        with_class * field.train_repeats + (len(categories) - with_class) * field.outside_repeats
+    )
+    held = np.load(tmp_path / "a" / "field_cal_images.npy")
+    assert len(held) == len(info["calibration_files"]) == 2 * len(categories)
+    assert infos[1]["field"]["calibration_files"] == info["calibration_files"]
+    labels = np.load(tmp_path / "a" / "field_cal_labels.npy")  # folder indices, as field_val's
+    assert sorted(labels.tolist()) == sorted(2 * list(range(len(categories))))
+
+
 def _photos(count: int) -> LabelledPhotos:
     """`count` photos of the first folder: a light block on black, as converted photos are."""
     images = np.zeros((count, 28, 28), dtype=np.uint8)
     images[:, 4:24, 8:20] = np.arange(1, count + 1, dtype=np.uint8)[:, None, None] * 20
     return LabelledPhotos(images, np.zeros(count, dtype=np.int64), [], {})
+
+
+def test_the_held_out_photos_are_drawn_per_folder_and_never_among_the_trained() -> None:
+    photos = _photos(12)  # twelve different images...
+    photos = LabelledPhotos(photos.images, np.arange(12) % 3, [f"{k}.jpg" for k in range(12)], {})
+    trained, held = hold_out_for_calibration(photos, 0.25, seed=0)  # ...in three folders of 4
+
+    assert np.bincount(held.labels).tolist() == [1, 1, 1]
+    assert sorted(trained.files + held.files) == sorted(photos.files)
+    assert not any((trained.images == image).all(axis=(1, 2)).any() for image in held.images)
+    assert trained.files == sorted(trained.files, key=photos.files.index)  # order kept
+    assert hold_out_for_calibration(photos, 0.25, seed=0)[1].files == held.files
 
 
 def test_repeats_after_a_photos_first_are_other_views_of_it() -> None:

@@ -9,6 +9,8 @@ from apparel_classifier.calibration import (
     expected_calibration_error,
     fit_temperature,
     is_uncertain,
+    one_hot,
+    right_classes,
 )
 
 
@@ -30,7 +32,7 @@ def _ece(logits: torch.Tensor, labels: torch.Tensor, temperature: float) -> floa
 
 def test_temperature_scaling_lowers_the_ece_of_an_overconfident_model() -> None:
     logits, labels = _overconfident()
-    temperature = fit_temperature(logits, labels)
+    temperature = fit_temperature(logits, one_hot(labels, 10))
     assert temperature > 1.5  # softens an overconfident model
     before, after = _ece(logits, labels, 1.0), _ece(logits, labels, temperature)
     assert before > 0.2
@@ -42,15 +44,49 @@ def test_temperature_scaling_lowers_the_ece_of_an_overconfident_model() -> None:
 
 def test_temperature_scaling_never_changes_the_answer() -> None:
     logits, labels = _overconfident()
-    temperature = fit_temperature(logits, labels)
+    temperature = fit_temperature(logits, one_hot(labels, 10))
     assert torch.equal((logits / temperature).argmax(1), logits.argmax(1))
 
 
 def test_fit_is_deterministic_and_an_underconfident_model_is_sharpened() -> None:
     logits, labels = _overconfident()
-    assert fit_temperature(logits, labels) == fit_temperature(logits, labels)
+    right = one_hot(labels, 10)
+    assert fit_temperature(logits, right) == fit_temperature(logits, right)
     timid = logits / 20.0  # says ~15 % where it is right 70 %
-    assert fit_temperature(timid, labels) < 1.0
+    assert fit_temperature(timid, right) < 1.0
+
+
+def test_one_label_is_plain_cross_entropy_and_any_right_class_counts() -> None:
+    logits, labels = _overconfident()
+    # As torch's cross-entropy would fit it: the NLL of the one right class.
+    grid = torch.linspace(0.5, 5.0, 901, dtype=torch.float64)
+    nll = [torch.nn.functional.cross_entropy(logits / t, labels) for t in grid]
+    best = float(grid[int(torch.stack(nll).argmin())])
+    assert fit_temperature(logits, one_hot(labels, 10)) == pytest.approx(best, abs=0.01)
+    # A photo of shoes is right as any footwear: a second right class per row is credit,
+    # so the model is less over-confident than by one label, and the fitted T is lower.
+    both = one_hot(labels, 10) | one_hot((labels + 1) % 10, 10)
+    assert fit_temperature(logits, both) < fit_temperature(logits, one_hot(labels, 10))
+
+
+def test_garments_outside_the_catalogue_pull_towards_doubt() -> None:
+    logits, labels = _overconfident()
+    right = one_hot(labels, 10)
+    right[:1000] = False  # a quarter of the rows: garments with no right class at all
+    assert fit_temperature(logits, right) > fit_temperature(logits[1000:], right[1000:])
+
+
+def test_right_classes_follow_each_photos_folder() -> None:
+    names = ("T-shirt/top", "Trouser", "Sneaker", "Ankle boot")
+    categories = {"t-shirt": ["T-shirt/top"], "shoes": ["Sneaker", "Ankle boot"], "hat": []}
+    right = right_classes(categories, np.array([1, 0, 2, 1]), names)
+    assert right.tolist() == [
+        [False, False, True, True],
+        [True, False, False, False],
+        [False, False, False, False],
+        [False, False, True, True],
+    ]
+    assert right_classes(categories, np.array([], dtype=np.int64), names).shape == (0, 4)
 
 
 def test_ece_of_a_perfectly_calibrated_predictor_is_small() -> None:

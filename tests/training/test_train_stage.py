@@ -6,12 +6,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from apparel_classifier import provenance, training
+from apparel_classifier import networks, provenance, training
+from apparel_classifier.calibration import fit_temperature, right_classes
 from apparel_classifier.errors import UserError
 from apparel_classifier.model_card import CARD_FILE, WEIGHTS_FILE, load_model
 from apparel_classifier.params import TRAINING_KEYS
 from apparel_classifier.resume import STATE_FILE
-from apparel_classifier.stages import train
+from apparel_classifier.splits import FIELD_CAL
+from apparel_classifier.stages import preprocess, train
 from apparel_classifier.training import EpochRecord
 from tests.tiny_pipeline import TinyProject, make_tiny_project
 
@@ -129,7 +131,8 @@ def test_card_ties_the_model_to_its_dataset_and_params(project: TinyProject) -> 
         for p in project.processed.iterdir()
         if not p.name.startswith("field_val")
     )
-    assert len(card.dataset.processed) == 7
+    assert len(card.dataset.processed) == 9
+    assert card.calibration.fitted_on == "validation split (20 images)"  # no photo held out
     assert card.dataset.raw == {f"data/raw/{k}": v for k, v in project.params.dataset.md5.items()}
     assert card.params["lr"] == project.params.lr
     assert card.params["augment"] == project.params.augment.model_dump()
@@ -167,6 +170,27 @@ def test_test_time_views_keep_the_weights_and_are_written_into_the_card(
     assert viewed.model.views == with_views.views == (True, 1)
     # Calibrated on the answers as served, so the temperature is the averaged answers' own.
     assert viewed.calibration.temperature != plain.calibration.temperature
+
+
+def test_the_temperature_is_fitted_on_the_held_out_field_photos(tmp_path: Path) -> None:
+    project = make_tiny_project(tmp_path)
+    p = project.params
+    field = p.field.model_copy(update={"calibration_share": 0.5})  # 2 of each folder's 3
+    raw, photos = tmp_path / "data" / "raw", tmp_path / "data" / "field"
+    preprocess.run(raw, project.processed, p.dataset, p.preprocess, field, field_dir=photos)
+    card, _ = train.run(project.processed, project.models(), None, p, p.dataset)
+
+    # 7 folders in the catalogue and 3 outside it (hats, shorts, skirts), 2 photos each.
+    assert card.calibration.fitted_on == "held-out field photos (14 in the catalogue, 6 out)"
+    # The fit on those photos' answers as served, their folders' classes counting as right.
+    data = training.load_data(project.processed, torch.device("cpu"), (FIELD_CAL,))
+    model, loaded = load_model(project.models())
+    held_x, held_folder = data.tensors[FIELD_CAL]
+    logits = networks.predict_logits(model, held_x, 256, *loaded.model.views)
+    right = right_classes(field.categories, held_folder.numpy(), loaded.classes)
+    # (approx: the loaded network may lay its weights out otherwise than training did)
+    refit = fit_temperature(logits, torch.from_numpy(right))
+    assert refit == pytest.approx(card.calibration.temperature, abs=1e-3)
 
 
 def test_card_holds_only_what_the_inputs_decide(project: TinyProject) -> None:

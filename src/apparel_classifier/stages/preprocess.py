@@ -16,12 +16,13 @@ from apparel_classifier.preprocessing import (
     describe,
     field_training_split,
     folder_counts,
+    hold_out_for_calibration,
     import_version,
     load_raw,
     split_train_val,
 )
 from apparel_classifier.schema import validate
-from apparel_classifier.splits import FIELD_VAL, Split, processed_files
+from apparel_classifier.splits import FIELD_CAL, FIELD_VAL, Split, processed_files
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +36,12 @@ def run(
     extra_dir: Path | None = None,
     field_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Turn the raw IDX files and photos into train/val/test/field_val .npy and dataset.json.
+    """Turn the raw IDX files and photos into train/val/test/field_* .npy and dataset.json.
 
     Images under `extra_dir`, and the field train photos under `field_dir`, join the
     training split only, after validation has been split off, so val and test keep
-    measuring against the official data. The field validation photos are written
+    measuring against the official data. A share of the field train photos is held
+    out for calibration (field_cal), and the field validation photos are written
     apart, for `evaluate` alone.
     """
     official_train, test = load_raw(raw_dir, "train"), load_raw(raw_dir, "test")
@@ -52,7 +54,8 @@ def run(
     field_dirs = {k: field_dir / v for k, v in paths.FIELD_SPLITS.items()} if field_dir else {}
     field_train = load_folders(field_dirs.get("train"), folders)
     field_val = load_folders(field_dirs.get("val"), folders)
-    from_field = field_training_split(field_train, field, params.seed)
+    trained, held_out = hold_out_for_calibration(field_train, field.calibration_share, params.seed)
+    from_field = field_training_split(trained, field, params.seed)
     train = Split(
         np.concatenate([train.images, extra.images, from_field.images]),
         np.concatenate([train.labels, extra.labels, from_field.labels]),
@@ -62,8 +65,11 @@ def run(
     info["field"] = {
         "version": import_version(field_dir) if field_dir else None,
         "folders": folders,
+        # The right classes of each folder, as `train` needs them for the held-out photos.
+        "categories": field.categories,
         "counts": {
-            "train": folder_counts(field_train, folders),
+            "train": folder_counts(trained, folders),
+            "calibration": folder_counts(held_out, folders),
             "validation": folder_counts(field_val, folders),
         },
         # Rows the field photos added to the training split (repeats included), and of
@@ -71,10 +77,12 @@ def run(
         "train_rows": len(from_field),
         "outside_rows": int((from_field.labels == OUTSIDE).sum()),
         "rejected": field_train.rejected | field_val.rejected,
+        "calibration_files": held_out.files,  # in the order of field_cal_*.npy
         "val_files": field_val.files,  # in the order of field_val_*.npy
     }
 
     files = processed_files(out_dir)
+    splits[FIELD_CAL] = Split(held_out.images, held_out.labels)
     splits[FIELD_VAL] = Split(field_val.images, field_val.labels)
     for name, split in splits.items():
         write_npy(files[f"{name}_images"], np.ascontiguousarray(split.images))
@@ -98,12 +106,14 @@ def main() -> None:
     counts, field = info["counts"], info["field"]
     log.info(
         "preprocess: train %d (%d extra, %d field rows, %d of them out of the catalogue), "
-        "val %d, test %d, field val %d images; %d rejected; mean %.4f, std %.4f",
+        "val %d, test %d, field calibration %d, field val %d images; %d rejected; "
+        "mean %.4f, std %.4f",
         sum(counts["train"].values()) + field["outside_rows"],
         sum(info["extra"]["counts"].values()),
         field["train_rows"],
         field["outside_rows"],
         *(sum(counts[s].values()) for s in ("val", "test")),
+        len(field["calibration_files"]),
         len(field["val_files"]),
         len(info["extra"]["rejected"]) + len(field["rejected"]),
         info["mean"],

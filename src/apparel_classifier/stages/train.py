@@ -36,7 +36,7 @@ from apparel_classifier.params import (
     load_params,
 )
 from apparel_classifier.resume import ResumeStore, run_key
-from apparel_classifier.splits import training_files
+from apparel_classifier.splits import FIELD_CAL, training_files
 from apparel_classifier.training import EpochRecord, FitResult
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def _prepare(
     if device.type == "cuda" and world.is_distributed:
         device = torch.device("cuda", world.local_rank)  # one GPU per process
     training.make_deterministic(params.seed, world.local_size)
-    return training.load_data(processed_dir, device)
+    return training.load_data(processed_dir, device, ("train", "val", FIELD_CAL))
 
 
 def train_shard(processed_dir: Path, params: TrainingParams, world: distributed.World) -> None:
@@ -92,6 +92,38 @@ def train_shard(processed_dir: Path, params: TrainingParams, world: distributed.
     model = training.build_network(params).to(data.device)
     train, val = data.tensors["train"], data.tensors["val"]
     training.fit(model, train, val, params, data.background, world=world)
+
+
+def _fit_temperature(
+    model: torch.nn.Module,
+    data: training.TrainingData,
+    val_logits: torch.Tensor,
+    params: TrainingParams,
+) -> tuple[float, str]:
+    """The temperature, fitted on the held-out field photos when there are any; what it saw.
+
+    Real photos are what the product answers, and where the network's confidence is
+    furthest off: fitted on Fashion-MNIST's validation split it was too sure of the
+    field photos, and of garments outside the catalogue above all (README,
+    Calibration). Without such photos (none delivered, or `calibration_share: 0`) the
+    validation split's answers are all there is.
+    """
+    photos_x, photos_folder = data.tensors[FIELD_CAL]
+    if not len(photos_folder):
+        val_y = data.tensors["val"][1]
+        one_hot = calibration.one_hot(val_y, val_logits.shape[1])
+        fitted_on = f"validation split ({len(val_y)} images)"
+        return calibration.fit_temperature(val_logits, one_hot), fitted_on
+    logits = networks.predict_logits(model, photos_x, params.val_batch_size, *params.views)
+    field = data.info["field"]
+    # In folder-index order: dataset.json's keys are sorted, its `folders` list is not.
+    categories = {f: field["categories"][f] for f in field["folders"]}
+    right = calibration.right_classes(
+        categories, photos_folder.cpu().numpy(), data.info["class_names"]
+    )
+    outside = int((~right.any(axis=1)).sum())
+    fitted_on = f"held-out field photos ({len(right) - outside} in the catalogue, {outside} out)"
+    return calibration.fit_temperature(logits, torch.from_numpy(right)), fitted_on
 
 
 def run(
@@ -156,7 +188,7 @@ def run(
     # The kept epoch was chosen on the plain network; calibration and the drift profile
     # see the answers as served (the mean over the test-time views the params ask for).
     val_logits = networks.predict_logits(model, val_x, params.val_batch_size, *params.views)
-    temperature = calibration.fit_temperature(val_logits, val_y)
+    temperature, fitted_on = _fit_temperature(model, data, val_logits, params)
     # What live inputs and answers should look like: the server tests its traffic against it.
     profile = monitoring.build_profile(
         splits["val"].images,
@@ -187,7 +219,9 @@ def run(
         versions=versions,
         classes=list(info["class_names"]),
         normalization={"mean": mean, "std": std},
-        calibration=CalibrationInfo(temperature=temperature, threshold=params.confidence_threshold),
+        calibration=CalibrationInfo(
+            temperature=temperature, threshold=params.confidence_threshold, fitted_on=fitted_on
+        ),
         training=TrainingInfo(
             best_epoch=result.best_epoch,
             epochs_run=len(result.history),
