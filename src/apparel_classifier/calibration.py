@@ -26,9 +26,10 @@ def fit_temperature(logits: Tensor, right: Tensor) -> float:
     `one_hot`), several (a field photo of shoes: any footwear), or none (a garment
     outside the catalogue, whose target is the uniform answer, as in training). A row's
     NLL is minus the log of its right classes' summed probability; a row without any,
-    the cross-entropy to uniform. It is convex in 1/T, so a bounded golden-section
-    search on log T finds it exactly and deterministically (no learning rate, no
-    random start).
+    the cross-entropy to uniform. With one right class or none per row the NLL is convex
+    in 1/T; rows with several can in principle bend it, so the bounded golden-section
+    search on log T finds a minimum deterministically (no learning rate, no random
+    start), which on real data has been the only one (README, Calibration).
     """
     logits, right = logits.detach().double().cpu(), right.cpu()
     outside = ~right.any(dim=1)
@@ -60,16 +61,20 @@ def one_hot(labels: Tensor, num_classes: int) -> Tensor:
 
 
 def right_classes(
-    categories: dict[str, list[str]], labels: np.ndarray, class_names: Sequence[str]
+    folders: Sequence[str],
+    categories: dict[str, list[str]],
+    labels: np.ndarray,
+    class_names: Sequence[str],
 ) -> np.ndarray:
     """(N, C) bool: the classes that are a right answer for each field photo, by its folder.
 
-    `labels` index the folders of `categories` (params' `field.categories`, in order); a
-    folder outside the catalogue has no right class, so its rows are all False.
+    `labels` index `folders` (the order is theirs, never the dict's: dataset.json sorts
+    its keys); `categories` maps a folder to its classes, none for a folder outside the
+    catalogue, whose rows are all False.
     """
-    table = np.zeros((len(categories), len(class_names)), bool)
-    for k, classes in enumerate(categories.values()):
-        table[k, [class_names.index(c) for c in classes]] = True
+    table = np.zeros((len(folders), len(class_names)), bool)
+    for k, folder in enumerate(folders):
+        table[k, [class_names.index(c) for c in categories[folder]]] = True
     return table[labels] if len(labels) else np.zeros((0, len(class_names)), bool)
 
 

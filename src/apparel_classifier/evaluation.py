@@ -111,7 +111,7 @@ def field_answers(
     A photo is in the catalogue when its folder maps to classes; the answer is right
     when it is any of them (so `shoes` is right as any footwear).
     """
-    right = right_classes({f: categories[f] for f in folders}, labels, class_names)
+    right = right_classes(folders, categories, labels, class_names)
     correct = right[np.arange(len(labels)), probs.argmax(axis=1)]
     in_catalogue = np.asarray(right.any(axis=1))
     return correct, in_catalogue

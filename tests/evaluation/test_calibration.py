@@ -79,14 +79,15 @@ def test_garments_outside_the_catalogue_pull_towards_doubt() -> None:
 def test_right_classes_follow_each_photos_folder() -> None:
     names = ("T-shirt/top", "Trouser", "Sneaker", "Ankle boot")
     categories = {"t-shirt": ["T-shirt/top"], "shoes": ["Sneaker", "Ankle boot"], "hat": []}
-    right = right_classes(categories, np.array([1, 0, 2, 1]), names)
+    right = right_classes(list(categories), categories, np.array([1, 0, 2, 1]), names)
     assert right.tolist() == [
         [False, False, True, True],
         [True, False, False, False],
         [False, False, False, False],
         [False, False, True, True],
     ]
-    assert right_classes(categories, np.array([], dtype=np.int64), names).shape == (0, 4)
+    empty = np.array([], dtype=np.int64)
+    assert right_classes(list(categories), categories, empty, names).shape == (0, 4)
 
 
 def test_ece_of_a_perfectly_calibrated_predictor_is_small() -> None:

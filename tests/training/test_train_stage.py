@@ -187,7 +187,9 @@ def test_the_temperature_is_fitted_on_the_held_out_field_photos(tmp_path: Path) 
     model, loaded = load_model(project.models())
     held_x, held_folder = data.tensors[FIELD_CAL]
     logits = networks.predict_logits(model, held_x, 256, *loaded.model.views)
-    right = right_classes(field.categories, held_folder.numpy(), loaded.classes)
+    right = right_classes(
+        list(field.categories), field.categories, held_folder.numpy(), loaded.classes
+    )
     # (approx: the loaded network may lay its weights out otherwise than training did)
     refit = fit_temperature(logits, torch.from_numpy(right))
     assert refit == pytest.approx(card.calibration.temperature, abs=1e-3)

@@ -69,7 +69,10 @@ def check_device(params: TrainingParams) -> None:
 
 
 def _prepare(
-    processed_dir: Path, params: TrainingParams, world: distributed.World
+    processed_dir: Path,
+    params: TrainingParams,
+    world: distributed.World,
+    splits: tuple[str, ...] = ("train", "val"),
 ) -> training.TrainingData:
     """What every rank does before training: check the setup, seed, load the data."""
     if world.size != params.processes:
@@ -83,7 +86,7 @@ def _prepare(
     if device.type == "cuda" and world.is_distributed:
         device = torch.device("cuda", world.local_rank)  # one GPU per process
     training.make_deterministic(params.seed, world.local_size)
-    return training.load_data(processed_dir, device, ("train", "val", FIELD_CAL))
+    return training.load_data(processed_dir, device, splits)
 
 
 def train_shard(processed_dir: Path, params: TrainingParams, world: distributed.World) -> None:
@@ -111,15 +114,13 @@ def _fit_temperature(
     photos_x, photos_folder = data.tensors[FIELD_CAL]
     if not len(photos_folder):
         val_y = data.tensors["val"][1]
-        one_hot = calibration.one_hot(val_y, val_logits.shape[1])
+        labels = calibration.one_hot(val_y, val_logits.shape[1])
         fitted_on = f"validation split ({len(val_y)} images)"
-        return calibration.fit_temperature(val_logits, one_hot), fitted_on
+        return calibration.fit_temperature(val_logits, labels), fitted_on
     logits = networks.predict_logits(model, photos_x, params.val_batch_size, *params.views)
-    field = data.info["field"]
-    # In folder-index order: dataset.json's keys are sorted, its `folders` list is not.
-    categories = {f: field["categories"][f] for f in field["folders"]}
+    field, names = data.info["field"], data.info["class_names"]
     right = calibration.right_classes(
-        categories, photos_folder.cpu().numpy(), data.info["class_names"]
+        field["folders"], field["categories"], photos_folder.cpu().numpy(), names
     )
     outside = int((~right.any(axis=1)).sum())
     fitted_on = f"held-out field photos ({len(right) - outside} in the catalogue, {outside} out)"
@@ -144,7 +145,8 @@ def run(
     In a `world` of several processes this is rank 0's part (the others run
     `train_shard`): it alone writes and calls `on_epoch_end`.
     """
-    data = _prepare(processed_dir, params, world)
+    # Rank 0 alone fits the temperature, on the held-out field photos.
+    data = _prepare(processed_dir, params, world, ("train", "val", FIELD_CAL))
     device = data.device
     files = training_files(processed_dir)
     info, mean, std, tensors = data.info, data.mean, data.std, data.tensors
@@ -183,7 +185,8 @@ def run(
     )
     model.load_state_dict(result.best_state)
     splits = data.splits
-    # Held-out data the weights were not chosen by gradient on: the validation split.
+    # Held-out data the weights were not chosen by gradient on: the validation split (for
+    # the drift profile, and for the temperature when no field photos are held out).
     val_x, val_y = tensors["val"]
     # The kept epoch was chosen on the plain network; calibration and the drift profile
     # see the answers as served (the mean over the test-time views the params ask for).
