@@ -144,7 +144,7 @@ def main() -> None:
     def field_accuracy(model: FashionCNN) -> float:
         probs = probabilities(model, field_val.images)
         correct, in_catalogue = field_answers(
-            folders, params.field.categories, field_val.labels, probs, CLASS_NAMES
+            info["field"]["classes"], field_val.labels, probs, CLASS_NAMES
         )
         return float(correct[in_catalogue].mean())
 

@@ -30,7 +30,12 @@ def fit_temperature(logits: Tensor, right: Tensor) -> float:
     in 1/T; rows with several can in principle bend it, so the bounded golden-section
     search on log T finds a minimum deterministically (no learning rate, no random
     start), which on real data has been the only one (README, Calibration).
+
+    At least one row must have a right class: rows that all want the uniform answer
+    would send T to its upper bound, every answer then "not sure".
     """
+    if not bool(right.any()):
+        raise ValueError("no answer with a right class to fit the temperature on")
     logits, right = logits.detach().double().cpu(), right.cpu()
     outside = ~right.any(dim=1)
 
@@ -61,20 +66,17 @@ def one_hot(labels: Tensor, num_classes: int) -> Tensor:
 
 
 def right_classes(
-    folders: Sequence[str],
-    categories: dict[str, list[str]],
-    labels: np.ndarray,
-    class_names: Sequence[str],
+    classes: Sequence[Sequence[str]], labels: np.ndarray, class_names: Sequence[str]
 ) -> np.ndarray:
     """(N, C) bool: the classes that are a right answer for each field photo, by its folder.
 
-    `labels` index `folders` (the order is theirs, never the dict's: dataset.json sorts
-    its keys); `categories` maps a folder to its classes, none for a folder outside the
-    catalogue, whose rows are all False.
+    `labels` index `classes`, each folder's right classes (dataset.json's
+    `field.classes`, in its `folders` order); a folder outside the catalogue has none,
+    and its rows are all False.
     """
-    table = np.zeros((len(folders), len(class_names)), bool)
-    for k, folder in enumerate(folders):
-        table[k, [class_names.index(c) for c in categories[folder]]] = True
+    table = np.zeros((len(classes), len(class_names)), bool)
+    for k, folder_classes in enumerate(classes):
+        table[k, [class_names.index(c) for c in folder_classes]] = True
     return table[labels] if len(labels) else np.zeros((0, len(class_names)), bool)
 
 

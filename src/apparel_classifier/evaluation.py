@@ -100,18 +100,18 @@ def predicted_caption(probs: np.ndarray, class_names: Sequence[str]) -> str:
 
 
 def field_answers(
-    folders: Sequence[str],
-    categories: dict[str, list[str]],
+    classes: Sequence[Sequence[str]],
     labels: np.ndarray,
     probs: np.ndarray,
     class_names: Sequence[str],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per field photo: (answered right, in the catalogue), as two boolean arrays (N,).
 
-    A photo is in the catalogue when its folder maps to classes; the answer is right
-    when it is any of them (so `shoes` is right as any footwear).
+    `classes` are each folder's right classes, as in `right_classes`. A photo is in the
+    catalogue when its folder has any; the answer is right when it is any of them (so
+    `shoes` is right as any footwear).
     """
-    right = right_classes(folders, categories, labels, class_names)
+    right = right_classes(classes, labels, class_names)
     correct = right[np.arange(len(labels)), probs.argmax(axis=1)]
     in_catalogue = np.asarray(right.any(axis=1))
     return correct, in_catalogue

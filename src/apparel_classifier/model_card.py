@@ -110,7 +110,7 @@ class CalibrationInfo(_Part):
 class ModelCard(_Part):
     """Everything needed to trust, reproduce and serve a model."""
 
-    schema_version: int = 5
+    schema_version: int = 6  # 6: calibration.fitted_on
     model: ModelInfo
     dataset: DatasetInfo
     params: dict[str, Any]

@@ -115,9 +115,9 @@ class FieldParams(_Section):
     # plain copies). Photos lie at any angle and size on a bed; Fashion-MNIST never does.
     repeat_rotation_deg: Annotated[float, Field(ge=0.0, le=45.0)]
     repeat_shrink: Annotated[float, Field(ge=0.0, lt=0.5)]
-    # Share of each folder's train photos held out of training, to fit the temperature
-    # on (0: fitted on Fashion-MNIST's validation split alone). The validation photos
-    # stay for measuring only.
+    # Share of the train photos held out of training (about as much of each folder: the
+    # draw is per photo), to fit the temperature on (0: fitted on Fashion-MNIST's
+    # validation split alone). The validation photos stay for measuring only.
     calibration_share: Annotated[float, Field(ge=0.0, le=0.5)]
 
     @field_validator("categories")

@@ -4,6 +4,7 @@ The IDX parser (`idx`), the schema checks (`schema`) and the extra images (`extr
 are its other parts; the image transform it shares with serving is `transforms`.
 """
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -55,18 +56,23 @@ def class_counts(labels: np.ndarray) -> dict[str, int]:
 def hold_out_for_calibration(
     photos: LabelledPhotos, share: float, seed: int
 ) -> tuple[LabelledPhotos, LabelledPhotos]:
-    """(photos to train on, photos to fit the temperature on): `share` of each folder's.
+    """(photos to train on, photos to fit the temperature on): about `share` of each folder's.
 
-    Drawn per folder with `seed`, so every folder, hats and skirts too, is in both
-    parts in proportion; a folder too small for its share to round to one photo keeps
-    all of them for training. Both parts keep the photos' order.
+    A photo is held out when the hash of its bytes, salted with `seed`, falls in the
+    lowest `share` of the hash range. So the draw is the photo's own: a new delivery
+    never moves a photo already delivered to the other side (and `dvc metrics diff`
+    then shows the new photos, not a redraw of the old ones), and a photo delivered
+    twice, under two names, lands on one side only. Each folder's share is exact only
+    on average. Both parts keep the photos' order.
     """
-    rng = np.random.default_rng(seed)
-    held = np.zeros(len(photos), bool)
-    for folder in np.unique(photos.labels):
-        members = np.flatnonzero(photos.labels == folder)
-        held[rng.choice(members, round(share * len(members)), replace=False)] = True
+    held = np.asarray([_hash_share(Path(f), seed) < share for f in photos.files], bool)
     return photos.select(~held), photos.select(held)
+
+
+def _hash_share(path: Path, seed: int) -> float:
+    """Where the photo's bytes, salted with `seed`, fall in [0, 1): uniform over photos."""
+    digest = hashlib.sha256(f"{seed}:".encode() + path.read_bytes()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
 def field_training_split(photos: LabelledPhotos, field: FieldParams, seed: int) -> Split:

@@ -67,7 +67,7 @@ def test_validation_photos_never_reach_the_training_split(tmp_path: Path) -> Non
     assert [len(np.load(f)) for f in field_val] == [len(categories), 4 * len(categories)]
 
 
-def test_a_share_of_each_folders_train_photos_is_held_out_for_calibration(tmp_path: Path) -> None:
+def test_a_share_of_the_field_train_photos_is_held_out_for_calibration(tmp_path: Path) -> None:
     params = parse_params(tiny_params(write_fake_raw(tmp_path / "raw")))
     categories = params.field.categories
     write_fake_field(tmp_path / "field", categories, train=10, validation=1)
@@ -77,18 +77,22 @@ def test_a_share_of_each_folders_train_photos_is_held_out_for_calibration(tmp_pa
     infos = [run(args[0], tmp_path / d, *args[1:], field_dir=tmp_path / "field") for d in "ab"]
     info = infos[0]["field"]
 
-    assert info["counts"]["calibration"] == dict.fromkeys(categories, 2)  # every folder's share
-    assert info["counts"]["train"] == dict.fromkeys(categories, 8)
-    assert info["categories"] == categories  # what `train` needs to score them
-    with_class = sum(1 for classes in categories.values() if classes)
-    assert info["train_rows"] == 8 * (
-        with_class * field.train_repeats + (len(categories) - with_class) * field.outside_repeats
+    held, trained = info["counts"]["calibration"], info["counts"]["train"]
+    assert all(held[f] + trained[f] == 10 for f in categories)  # each photo on one side
+    assert 0 < sum(held.values()) < 10 * len(categories) / 2  # about a fifth of the 100
+    # Each folder's right classes, in the order of `folders` (which the labels index).
+    assert info["classes"] == [categories[f] for f in info["folders"]]
+    outside = sum(trained[f] for f, classes in categories.items() if not classes)
+    assert info["train_rows"] == (
+        (sum(trained.values()) - outside) * field.train_repeats + outside * field.outside_repeats
     )
-    held = np.load(tmp_path / "a" / "field_cal_images.npy")
-    assert len(held) == len(info["calibration_files"]) == 2 * len(categories)
+    images = np.load(tmp_path / "a" / "field_cal_images.npy")
+    assert len(images) == len(info["calibration_files"]) == sum(held.values())
     assert infos[1]["field"]["calibration_files"] == info["calibration_files"]
     labels = np.load(tmp_path / "a" / "field_cal_labels.npy")  # folder indices, as field_val's
-    assert sorted(labels.tolist()) == sorted(2 * list(range(len(categories))))
+    assert np.bincount(labels, minlength=len(categories)).tolist() == [
+        held[f] for f in info["folders"]
+    ]
 
 
 def _photos(count: int) -> LabelledPhotos:
@@ -98,16 +102,40 @@ def _photos(count: int) -> LabelledPhotos:
     return LabelledPhotos(images, np.zeros(count, dtype=np.int64), [], {})
 
 
-def test_the_held_out_photos_are_drawn_per_folder_and_never_among_the_trained() -> None:
-    photos = _photos(12)  # twelve different images...
-    photos = LabelledPhotos(photos.images, np.arange(12) % 3, [f"{k}.jpg" for k in range(12)], {})
-    trained, held = hold_out_for_calibration(photos, 0.25, seed=0)  # ...in three folders of 4
+def _delivered(folder: Path, names: range) -> LabelledPhotos:
+    """Photo files `<folder>/<n>.jpg` of distinct bytes (the draw reads bytes, not pixels)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in names:
+        (folder / f"{n}.jpg").write_bytes(f"photo {n}".encode())
+    files = [str(folder / f"{n}.jpg") for n in names]
+    images = np.asarray(names, dtype=np.uint8)[:, None, None] * np.ones((1, 28, 28), np.uint8)
+    return LabelledPhotos(images, np.zeros(len(files), np.int64), files, {})
 
-    assert np.bincount(held.labels).tolist() == [1, 1, 1]
+
+def test_the_held_out_photos_are_drawn_photo_by_photo_and_never_trained(tmp_path: Path) -> None:
+    photos = _delivered(tmp_path / "dress", range(200))
+    trained, held = hold_out_for_calibration(photos, 0.25, seed=0)
+
+    assert 30 < len(held) < 70  # a quarter of 200, give or take the draw
     assert sorted(trained.files + held.files) == sorted(photos.files)
-    assert not any((trained.images == image).all(axis=(1, 2)).any() for image in held.images)
+    assert not set(trained.images[:, 0, 0]) & set(held.images[:, 0, 0])
     assert trained.files == sorted(trained.files, key=photos.files.index)  # order kept
     assert hold_out_for_calibration(photos, 0.25, seed=0)[1].files == held.files
+    assert hold_out_for_calibration(photos, 0.25, seed=1)[1].files != held.files
+
+    # A new delivery: 50 more photos, one of them an old photo again under a new name.
+    more = _delivered(tmp_path / "dress", range(200, 250))
+    twin = Path(held.files[0]).read_bytes()
+    Path(more.files[-1]).write_bytes(twin)
+    both = LabelledPhotos(
+        np.concatenate([photos.images, more.images]),
+        np.concatenate([photos.labels, more.labels]),
+        photos.files + more.files,
+        {},
+    )
+    _, held_now = hold_out_for_calibration(both, 0.25, seed=0)
+    assert [f for f in held_now.files if f in photos.files] == held.files  # old sides kept
+    assert more.files[-1] in held_now.files  # the same bytes, the same side
 
 
 def test_repeats_after_a_photos_first_are_other_views_of_it() -> None:

@@ -76,10 +76,20 @@ def test_garments_outside_the_catalogue_pull_towards_doubt() -> None:
     assert fit_temperature(logits, right) > fit_temperature(logits[1000:], right[1000:])
 
 
+def test_a_fit_without_any_right_class_is_refused() -> None:
+    # Only garments outside the catalogue (or nothing): the NLL falls all the way to the
+    # upper bound of T, and every answer would become "not sure".
+    logits, labels = _overconfident()
+    with pytest.raises(ValueError, match="right class"):
+        fit_temperature(logits, torch.zeros_like(one_hot(labels, 10)))
+    with pytest.raises(ValueError, match="right class"):
+        fit_temperature(logits[:0], one_hot(labels[:0], 10))
+
+
 def test_right_classes_follow_each_photos_folder() -> None:
     names = ("T-shirt/top", "Trouser", "Sneaker", "Ankle boot")
-    categories = {"t-shirt": ["T-shirt/top"], "shoes": ["Sneaker", "Ankle boot"], "hat": []}
-    right = right_classes(list(categories), categories, np.array([1, 0, 2, 1]), names)
+    classes = [["T-shirt/top"], ["Sneaker", "Ankle boot"], []]  # t-shirt, shoes, hat
+    right = right_classes(classes, np.array([1, 0, 2, 1]), names)
     assert right.tolist() == [
         [False, False, True, True],
         [True, False, False, False],
@@ -87,7 +97,7 @@ def test_right_classes_follow_each_photos_folder() -> None:
         [False, False, True, True],
     ]
     empty = np.array([], dtype=np.int64)
-    assert right_classes(list(categories), categories, empty, names).shape == (0, 4)
+    assert right_classes(classes, empty, names).shape == (0, 4)
 
 
 def test_ece_of_a_perfectly_calibrated_predictor_is_small() -> None:

@@ -19,11 +19,9 @@ from apparel_classifier.fashion_mnist import CLASS_NAMES
 from apparel_classifier.params import BaselineParams, EvaluateParams
 from apparel_classifier.scores import classification_metrics
 from apparel_classifier.stages import baseline, evaluate, train
-from tests.fakes import one_folder_field
 from tests.tiny_pipeline import TinyProject, make_tiny_project
 
 EVAL = EvaluateParams(batch_size=64, mistakes_shown=6)
-FIELD = one_folder_field()
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +58,6 @@ def test_evaluate_writes_metrics_and_plot_data(trained: TinyProject, tmp_path: P
         tmp_path,
         tmp_path / "plots",
         EVAL,
-        trained.params.field,
     )
     metrics = result["test"]
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
@@ -94,11 +91,11 @@ def test_evaluate_writes_metrics_and_plot_data(trained: TinyProject, tmp_path: P
 def test_evaluate_scores_the_field_photos_with_the_footwear_rule(
     trained: TinyProject, tmp_path: Path
 ) -> None:
-    field = trained.params.field
-    result = evaluate.run(trained.processed, trained.models(), tmp_path, tmp_path, EVAL, field)
+    categories = trained.params.field.categories
+    result = evaluate.run(trained.processed, trained.models(), tmp_path, tmp_path, EVAL)
     scores = result["field"]
     assert json.loads((tmp_path / "field.json").read_text()) == scores
-    in_catalogue = [f for f, classes in field.categories.items() if classes]
+    in_catalogue = [f for f, classes in categories.items() if classes]
     assert scores["photos"] == 2 * len(in_catalogue)  # two validation photos per folder
     assert set(scores["recall"]) == set(in_catalogue)
     assert 0.0 <= scores["accuracy"] <= 1.0
@@ -112,23 +109,19 @@ def test_evaluate_scores_the_field_photos_with_the_footwear_rule(
 
     with (tmp_path / "field_confusion.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 2 * len(field.categories)  # every validation photo, hats included
-    right = [
-        r["predicted"] in field.categories[r["actual"]]
-        for r in rows
-        if field.categories[r["actual"]]
-    ]
+    assert len(rows) == 2 * len(categories)  # every validation photo, hats included
+    right = [r["predicted"] in categories[r["actual"]] for r in rows if categories[r["actual"]]]
     assert sum(right) / len(right) == pytest.approx(scores["accuracy"])
     assert Image.open(tmp_path / "field_mistakes.png").format == "PNG"
 
 
 def test_footwear_counts_as_right_for_shoes_and_nothing_for_hats() -> None:
     folders = ["shoes", "hat", "pants"]
-    categories = {"shoes": ["Sandal", "Sneaker", "Ankle boot"], "hat": [], "pants": ["Trouser"]}
+    classes = [["Sandal", "Sneaker", "Ankle boot"], [], ["Trouser"]]  # dataset.json's
     labels = np.array([0, 0, 1, 2])
     predicted = [CLASS_NAMES.index(c) for c in ("Sneaker", "Bag", "Trouser", "Dress")]
     probs = np.eye(len(CLASS_NAMES))[predicted] * 0.9 + 0.01
-    answers = field_answers(folders, categories, labels, probs, CLASS_NAMES)
+    answers = field_answers(classes, labels, probs, CLASS_NAMES)
     assert answers[0].tolist() == [True, False, False, False]
     assert answers[1].tolist() == [True, True, False, True]
     scores = field_metrics(folders, labels, probs, answers)
@@ -142,9 +135,7 @@ def test_evaluate_refuses_a_model_trained_on_other_data(tmp_path: Path) -> None:
     train.run(project.processed, project.models(), None, project.params, project.params.dataset)
     make_tiny_project(tmp_path, seed=7, epochs=1)  # new data in the same place
     with pytest.raises(UserError, match="different dataset") as err:
-        evaluate.run(
-            project.processed, project.models(), tmp_path / "m", tmp_path / "p", EVAL, FIELD
-        )
+        evaluate.run(project.processed, project.models(), tmp_path / "m", tmp_path / "p", EVAL)
     message = str(err.value)
     assert "data/processed/train_images.npy" in message
     assert "dvc repro" in message

@@ -51,7 +51,7 @@ def test_every_params_yaml_key_is_read_by_some_stage() -> None:
 def test_the_learning_curve_trains_with_the_training_keys() -> None:
     # Its CNN points train as `train` does; the baseline points read `baseline`.
     point = _stages("learning_curve/dvc.yaml")["point"]
-    assert point["params"] == [*TRAINING_KEYS, "baseline", "field.categories"]
+    assert point["params"] == [*TRAINING_KEYS, "baseline"]
 
 
 @pytest.mark.parametrize("stage", STAGES)

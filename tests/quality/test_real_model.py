@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from apparel_classifier import paths
-from apparel_classifier.params import EvaluateParams, load_params
+from apparel_classifier.params import EvaluateParams
 from apparel_classifier.stages import evaluate
 from tests.fakes import REPO_ROOT
 from tests.needs import need
@@ -24,8 +24,7 @@ def trained_project(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_real_model_reaches_the_targets_and_beats_the_baseline(tmp_path: Path) -> None:
     # Re-evaluates from the weights (not from metrics.json), into a scratch directory.
     params = EvaluateParams(batch_size=1000, mistakes_shown=4)
-    field = load_params(REPO_ROOT / paths.PARAMS_FILE).field
-    result = evaluate.run(paths.PROCESSED_DIR, paths.MODELS_DIR, tmp_path, tmp_path, params, field)
+    result = evaluate.run(paths.PROCESSED_DIR, paths.MODELS_DIR, tmp_path, tmp_path, params)
     metrics = result["test"]
     assert metrics["accuracy"] >= MIN_ACCURACY
     assert result["field"]["accuracy"] >= MIN_FIELD_ACCURACY

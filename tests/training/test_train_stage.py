@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -172,27 +173,56 @@ def test_test_time_views_keep_the_weights_and_are_written_into_the_card(
     assert viewed.calibration.temperature != plain.calibration.temperature
 
 
+def _hold_out_half(project: TinyProject) -> dict:
+    """Preprocess the tiny project again with half its field train photos held out."""
+    p = project.params
+    field = p.field.model_copy(update={"calibration_share": 0.5})
+    raw, photos = project.root / "data" / "raw", project.root / "data" / "field"
+    return preprocess.run(raw, project.processed, p.dataset, p.preprocess, field, field_dir=photos)
+
+
 def test_the_temperature_is_fitted_on_the_held_out_field_photos(tmp_path: Path) -> None:
     project = make_tiny_project(tmp_path)
+    held = _hold_out_half(project)["field"]["counts"]["calibration"]
     p = project.params
-    field = p.field.model_copy(update={"calibration_share": 0.5})  # 2 of each folder's 3
-    raw, photos = tmp_path / "data" / "raw", tmp_path / "data" / "field"
-    preprocess.run(raw, project.processed, p.dataset, p.preprocess, field, field_dir=photos)
     card, _ = train.run(project.processed, project.models(), None, p, p.dataset)
 
-    # 7 folders in the catalogue and 3 outside it (hats, shorts, skirts), 2 photos each.
-    assert card.calibration.fitted_on == "held-out field photos (14 in the catalogue, 6 out)"
+    # Folders in the catalogue, and outside it (hats, shorts, skirts).
+    inside = sum(n for f, n in held.items() if p.field.categories[f])
+    outside = sum(held.values()) - inside
+    assert inside  # the tiny draw has both
+    assert outside
+    assert card.calibration.fitted_on == (
+        f"held-out field photos ({inside} in the catalogue, {outside} out)"
+    )
     # The fit on those photos' answers as served, their folders' classes counting as right.
     data = training.load_data(project.processed, torch.device("cpu"), (FIELD_CAL,))
     model, loaded = load_model(project.models())
     held_x, held_folder = data.tensors[FIELD_CAL]
     logits = networks.predict_logits(model, held_x, 256, *loaded.model.views)
-    right = right_classes(
-        list(field.categories), field.categories, held_folder.numpy(), loaded.classes
-    )
+    right = right_classes(data.info["field"]["classes"], held_folder.numpy(), loaded.classes)
     # (approx: the loaded network may lay its weights out otherwise than training did)
     refit = fit_temperature(logits, torch.from_numpy(right))
     assert refit == pytest.approx(card.calibration.temperature, abs=1e-3)
+
+
+def test_without_an_in_catalogue_photo_held_out_the_validation_split_is_used(
+    tmp_path: Path,
+) -> None:
+    # Folders too small to give one: only hats, shorts and skirts among the held-out photos,
+    # whose fit alone would send T to its bound and every answer to "not sure".
+    project = make_tiny_project(tmp_path)
+    info = _hold_out_half(project)["field"]
+    outside = [k for k, classes in enumerate(info["classes"]) if not classes]
+    files = {s: project.processed / f"{FIELD_CAL}_{s}.npy" for s in ("images", "labels")}
+    labels = np.load(files["labels"])
+    keep = np.isin(labels, outside)
+    np.save(files["images"], np.load(files["images"])[keep])
+    np.save(files["labels"], labels[keep])
+    p = project.params
+    card, _ = train.run(project.processed, project.models(), None, p, p.dataset)
+
+    assert card.calibration.fitted_on == "validation split (20 images)"
 
 
 def test_card_holds_only_what_the_inputs_decide(project: TinyProject) -> None:

@@ -28,7 +28,7 @@ from apparel_classifier.evaluation import (
 from apparel_classifier.fileio import atomic_path, write_json
 from apparel_classifier.model_card import check_dataset, load_model
 from apparel_classifier.networks import predict_logits
-from apparel_classifier.params import EvaluateParams, FieldParams, load_params
+from apparel_classifier.params import EvaluateParams, load_params
 from apparel_classifier.scores import classification_metrics, confusion_rows, per_class_accuracy
 from apparel_classifier.splits import FIELD_VAL, load_dataset_info, load_processed
 from apparel_classifier.transforms import normalize
@@ -65,7 +65,6 @@ def run(
     metrics_dir: Path,
     plots_dir: Path,
     params: EvaluateParams,
-    field: FieldParams,
 ) -> dict[str, dict[str, Any]]:
     """Evaluate `model_dir` on the test split and the field validation photos.
 
@@ -107,7 +106,7 @@ def run(
     folders, files = info["field"]["folders"], info["field"]["val_files"]
     field_logits = logits(photos.images)
     field_probs = softmax_proba(field_logits, temperature)
-    answers = field_answers(folders, field.categories, photos.labels, field_probs, classes)
+    answers = field_answers(info["field"]["classes"], photos.labels, field_probs, classes)
     correct, in_catalogue = answers
     field_scores = field_metrics(folders, photos.labels, field_probs, answers)
     field_scores["calibration"] = calibration_metrics(
@@ -151,7 +150,6 @@ def main() -> None:
         paths.METRICS_DIR,
         paths.PLOTS_DIR,
         params.evaluate,
-        params.field,
     )
     test, field = metrics["test"], metrics["field"]
     log.info(

@@ -98,7 +98,7 @@ def run_point(
     field_labels = load_processed(processed_dir, FIELD_VAL).labels
     info = load_dataset_info(processed_dir)
     correct, in_catalogue = field_answers(
-        info["field"]["folders"], params.field.categories, field_labels, probs["field"], CLASS_NAMES
+        info["field"]["classes"], field_labels, probs["field"], CLASS_NAMES
     )
     point = Point(
         model=model,

@@ -65,8 +65,9 @@ def run(
     info["field"] = {
         "version": import_version(field_dir) if field_dir else None,
         "folders": folders,
-        # The right classes of each folder, as `train` needs them for the held-out photos.
-        "categories": field.categories,
+        # Each folder's right classes, in the order of `folders` (JSON keys get sorted):
+        # how `train` and `evaluate` score the photos, from the data they were made with.
+        "classes": [field.categories[f] for f in folders],
         "counts": {
             "train": folder_counts(trained, folders),
             "calibration": folder_counts(held_out, folders),

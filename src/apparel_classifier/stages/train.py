@@ -105,23 +105,23 @@ def _fit_temperature(
 ) -> tuple[float, str]:
     """The temperature, fitted on the held-out field photos when there are any; what it saw.
 
-    Real photos are what the product answers, and where the network's confidence is
-    furthest off: fitted on Fashion-MNIST's validation split it was too sure of the
-    field photos, and of garments outside the catalogue above all (README,
-    Calibration). Without such photos (none delivered, or `calibration_share: 0`) the
-    validation split's answers are all there is.
+    Real photos are what the product answers, and garments outside the catalogue are
+    among them: only such photos can teach the temperature how unsure to be of those
+    (README, Calibration). Without an in-catalogue photo among them (none delivered,
+    `calibration_share: 0`, or folders too small to give one) the validation split's
+    answers are all there is.
     """
     photos_x, photos_folder = data.tensors[FIELD_CAL]
-    if not len(photos_folder):
+    field = data.info["field"]
+    right = calibration.right_classes(
+        field["classes"], photos_folder.cpu().numpy(), data.info["class_names"]
+    )
+    if not right.any():
         val_y = data.tensors["val"][1]
         labels = calibration.one_hot(val_y, val_logits.shape[1])
         fitted_on = f"validation split ({len(val_y)} images)"
         return calibration.fit_temperature(val_logits, labels), fitted_on
     logits = networks.predict_logits(model, photos_x, params.val_batch_size, *params.views)
-    field, names = data.info["field"], data.info["class_names"]
-    right = calibration.right_classes(
-        field["folders"], field["categories"], photos_folder.cpu().numpy(), names
-    )
     outside = int((~right.any(axis=1)).sum())
     fitted_on = f"held-out field photos ({len(right) - outside} in the catalogue, {outside} out)"
     return calibration.fit_temperature(logits, torch.from_numpy(right)), fitted_on
