@@ -60,6 +60,8 @@ def tiny_params(
     # whatever the flip, and the tiny baseline scored 1.0 on a tenth of the data.
     # No photo held out for calibration either (tests that want some ask for a share).
     params["field"].update(train_repeats=2, outside_repeats=6, calibration_share=0.0)
+    # No staged photos either: each costs a GrabCut (tests that want some ask for them).
+    params["preprocess"].update(staged_photos=0)
     params["download"].update(mirrors=["http://127.0.0.1:9/unreachable/"], retries=0, timeout_s=2)
     # fp32 whatever the machine (`auto` is bf16 on some CPUs): a tiny run's outcome must not
     # depend on where the tests run; the bf16 tests ask for it.

@@ -88,10 +88,12 @@ class DownloadParams(_Section):
 
 
 class PreprocessParams(_Section):
-    """How the validation split is carved out of the official training set."""
+    """How the validation split is carved out of the official training set, and what joins it."""
 
     val_fraction: Annotated[float, Field(gt=0.0, le=0.5)]
     seed: Annotated[int, Field(ge=0)]
+    # Training images also staged as phone photos (`synthetic`): extra rows, not replacements.
+    staged_photos: Annotated[int, Field(ge=0)]
 
 
 class FieldParams(_Section):

@@ -10,10 +10,11 @@ used is reported by name and skipped, so one bad photo never blocks the rest.
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -23,8 +24,11 @@ from apparel_classifier.transforms import to_fashion_mnist
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+R = TypeVar("R")
+
 # Cutting a garment out of a scene costs ~11 ms of one core per photo; thousands of
-# photos are worth a process per core. Small folders (tests) stay in-process.
+# photos are worth a process per core. Small batches (tests) stay in-process.
 _PARALLEL_FROM = 64
 
 
@@ -56,11 +60,16 @@ def read_photo(path: Path) -> np.ndarray | str:
 
 def read_photos(paths: Sequence[Path]) -> list[np.ndarray | str]:
     """`read_photo` of each path, in order; on all cores when there are many."""
-    if len(paths) < _PARALLEL_FROM:
-        return [read_photo(p) for p in paths]
+    return map_on_cores(read_photo, paths)
+
+
+def map_on_cores(function: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """`function` of each item, in order: a process per core when there are many items."""
+    if len(items) < _PARALLEL_FROM:
+        return [function(item) for item in items]
     workers = min(os.cpu_count() or 1, 8)
     with ProcessPoolExecutor(workers) as pool:
-        return list(pool.map(read_photo, paths, chunksize=32))
+        return list(pool.map(function, items, chunksize=32))
 
 
 def load_folders(root: Path | None, folders: Sequence[str]) -> LabelledPhotos:

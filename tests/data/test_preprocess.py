@@ -16,7 +16,7 @@ from apparel_classifier.stages import preprocess
 from tests.fakes import fake_split, idx_bytes, one_folder_field, write_fake_raw
 
 N_TRAIN, N_TEST, VAL_FRACTION = 200, 100, 0.1
-SPLIT = PreprocessParams(val_fraction=VAL_FRACTION, seed=42)
+SPLIT = PreprocessParams(val_fraction=VAL_FRACTION, seed=42, staged_photos=0)
 FIELD = one_folder_field(
     train_repeats=2, outside_repeats=2, repeat_rotation_deg=15.0, repeat_shrink=0.1
 )

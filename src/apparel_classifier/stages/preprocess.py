@@ -23,6 +23,7 @@ from apparel_classifier.preprocessing import (
 )
 from apparel_classifier.schema import validate
 from apparel_classifier.splits import FIELD_CAL, FIELD_VAL, Split, processed_files
+from apparel_classifier.synthetic import staged_rows
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +39,18 @@ def run(
 ) -> dict[str, Any]:
     """Turn the raw IDX files and photos into train/val/test/field_* .npy and dataset.json.
 
-    Images under `extra_dir`, and the field train photos under `field_dir`, join the
-    training split only, after validation has been split off, so val and test keep
-    measuring against the official data. A share of the field train photos is held
-    out for calibration (field_cal), and the field validation photos are written
-    apart, for `evaluate` alone.
+    Images under `extra_dir`, the field train photos under `field_dir`, and training
+    images staged as photos (`synthetic`) join the training split only, after
+    validation has been split off, so val and test keep measuring against the
+    official data. A share of the field train photos is held out for calibration
+    (field_cal), and the field validation photos are written apart, for `evaluate`
+    alone.
     """
     official_train, test = load_raw(raw_dir, "train"), load_raw(raw_dir, "test")
     validate(official_train, "training set", dataset.train_size)
     validate(test, "test set", dataset.test_size)
     train, val = split_train_val(official_train, params.val_fraction, params.seed)
+    staged = staged_rows(train, params.staged_photos, params.seed)
 
     extra = load_folders(extra_dir, EXTRA_FOLDERS)
     folders = list(field.categories)
@@ -57,11 +60,13 @@ def run(
     trained, held_out = hold_out_for_calibration(field_train, field.calibration_share, params.seed)
     from_field = field_training_split(trained, field, params.seed)
     train = Split(
-        np.concatenate([train.images, extra.images, from_field.images]),
-        np.concatenate([train.labels, extra.labels, from_field.labels]),
+        np.concatenate([train.images, staged.images, extra.images, from_field.images]),
+        np.concatenate([train.labels, staged.labels, extra.labels, from_field.labels]),
     )
     splits = {"train": train, "val": val, "test": test}
     info = describe(splits, Split(extra.images, extra.labels), extra.rejected)
+    if len(staged):  # absent when none: a dataset made without them stays as it was, byte for byte
+        info["staged_photos"] = len(staged)  # already in counts.train, like the extra images
     info["field"] = {
         "version": import_version(field_dir) if field_dir else None,
         "folders": folders,
@@ -106,10 +111,12 @@ def main() -> None:
     )
     counts, field = info["counts"], info["field"]
     log.info(
-        "preprocess: train %d (%d extra, %d field rows, %d of them out of the catalogue), "
+        "preprocess: train %d (%d staged as photos, %d extra, %d field rows, %d of them out of "
+        "the catalogue), "
         "val %d, test %d, field calibration %d, field val %d images; %d rejected; "
         "mean %.4f, std %.4f",
         sum(counts["train"].values()) + field["outside_rows"],
+        info.get("staged_photos", 0),
         sum(info["extra"]["counts"].values()),
         field["train_rows"],
         field["outside_rows"],
