@@ -12,8 +12,6 @@ Off by default (`preprocess.staged_photos: 0`): on field photos no choice had se
 did not pay (docs/results.md).
 """
 
-from collections.abc import Sequence
-
 import cv2
 import numpy as np
 from PIL import Image
@@ -110,7 +108,9 @@ def _texture(height: int, width: int, rng: np.random.Generator, fine: bool = Tru
         across = -xs * np.sin(angle) + ys * np.cos(angle)
         period = rng.uniform(6.0, 40.0)
         band = np.floor(across / period)
-        pattern = np.sin(band * 12.9898 + rng.uniform(0.0, 100.0)) + 0.3 * np.sin(along * 0.4)
+        # sin of a large multiple of the band's number: a shade per band that looks random
+        shades = np.sin(band * 12.9898 + rng.uniform(0.0, 100.0))
+        pattern = shades + 0.3 * np.sin(along * 0.4)
     elif kind == 1:  # a sheet or a crease: broad soft folds
         coarse = rng.normal(0.0, 1.0, (5, 5)).astype(np.float32)
         pattern = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
@@ -143,27 +143,18 @@ def staged_image(image: np.ndarray, seed: int, index: int) -> np.ndarray:
 
 
 def _staged(args: tuple[np.ndarray, int, int]) -> np.ndarray:
-    return staged_image(*args)
+    return staged_image(*args)  # one picklable argument, for the process pool
 
 
 def staged_rows(train: Split, count: int, seed: int) -> Split:
     """`count` images of `train` (drawn with `seed`, at most all of them) staged as photos.
 
     Each keeps its label. Extra training rows: the originals stay in `train` as they are.
+    A scene is seeded by its image's row in `train`, so it is the same whichever others
+    are drawn with it.
     """
     pick = np.random.default_rng(seed).choice(len(train), min(count, len(train)), replace=False)
     pick = np.sort(pick)
-    return Split(staged_images(train.images[pick], pick, seed), train.labels[pick])
-
-
-def staged_images(
-    images: Sequence[np.ndarray] | np.ndarray, indices: np.ndarray, seed: int
-) -> np.ndarray:
-    """`staged_image` of each image, on all cores: (N, 28, 28) uint8, in order.
-
-    `indices` names each image (its row in the training split), so that a scene is
-    the same whichever others are drawn with it.
-    """
-    work = [(np.asarray(im), seed, int(i)) for im, i in zip(images, indices, strict=True)]
-    out = map_on_cores(_staged, work)
-    return np.stack(out) if out else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    images = map_on_cores(_staged, [(train.images[i], seed, int(i)) for i in pick])
+    stacked = np.stack(images) if images else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    return Split(stacked, train.labels[pick])

@@ -10,7 +10,7 @@ from apparel_classifier.segmentation import is_scene
 from apparel_classifier.splits import Split, processed_files
 from apparel_classifier.stages import preprocess
 from apparel_classifier.synthetic import staged_image, staged_rows, staged_scene
-from tests.data.test_preprocess import FIELD, N_TRAIN, _dataset
+from tests.data.test_preprocess import FIELD, N_TRAIN, SPLIT, _dataset, _load
 from tests.fakes import fake_split, write_fake_raw
 
 
@@ -34,7 +34,7 @@ def _item(kind: int) -> np.ndarray:
 def test_a_staged_scene_is_a_scene_to_cut_out() -> None:
     # Not a product shot on a flat backdrop: the predictor must take the GrabCut path.
     for index in range(8):
-        scene = staged_scene(_item(index % 10), np.random.default_rng([0, index]))
+        scene = staged_scene(_item(index), np.random.default_rng([0, index]))
         assert scene.dtype == np.uint8
         assert scene.shape[2:] == (3,)
         assert sorted(scene.shape[:2]) == [96, 128]
@@ -84,16 +84,14 @@ def test_preprocess_adds_the_staged_rows_to_training_only(tmp_path: Path) -> Non
     for split in ("val", "test"):
         assert info["counts"][split] == plain["counts"][split]
     # The official rows first, as they were; then the staged copies of 12 of them.
-    arrays = {name: np.load(p) for name, p in processed_files(out).items() if p.suffix == ".npy"}
-    before = {name: np.load(p) for name, p in processed_files(tmp_path / "plain").items()
-              if p.suffix == ".npy"}  # fmt: skip
+    arrays, before = _load(out), _load(tmp_path / "plain")
     n = len(before["train_labels"])
     assert np.array_equal(arrays["train_images"][:n], before["train_images"])
-    expected = staged_rows(Split(before["train_images"], before["train_labels"]), 12, seed=42)
+    expected = staged_rows(Split(before["train_images"], before["train_labels"]), 12, SPLIT.seed)
     assert np.array_equal(arrays["train_images"][n:], expected.images)
     assert np.array_equal(arrays["train_labels"][n:], expected.labels)
     assert json.loads(processed_files(out)["dataset"].read_text())["staged_photos"] == 12
 
 
 def _split(staged: int) -> PreprocessParams:
-    return PreprocessParams(val_fraction=0.1, seed=42, staged_photos=staged)
+    return SPLIT.model_copy(update={"staged_photos": staged})
